@@ -1,0 +1,144 @@
+package events
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+)
+
+// ContentType is the Content-Type header of every message: CloudEvents 1.0 in
+// structured JSON mode.
+const ContentType = "application/cloudevents+json"
+
+// SchemaBase prefixes every dataschema; the rest of the URI is the file name of
+// the event's JSON Schema in the repository's schemas/ folder.
+const SchemaBase = "https://dbt-harvester.dev/schemas/"
+
+// Extension attribute names (CloudEvents extensions are lowercase alphanumerics).
+const (
+	ExtAccount     = "dbtaccount"
+	ExtProject     = "dbtproject"
+	ExtEnvironment = "dbtenvironment"
+	ExtJob         = "dbtjob"
+	ExtRun         = "dbtrun"
+)
+
+// SchemaFile names the JSON Schema (in schemas/) of an event type, version 1.
+// Run webhooks of every kind share one schema.
+func SchemaFile(eventType string) string {
+	switch eventType {
+	case TypeRunStarted, TypeRunCompleted, TypeRunErrored:
+		return "com.getdbt.cloud.job.run.v1.json"
+	}
+	return eventType + ".v1.json"
+}
+
+// Source is the CloudEvent source of events about runs in account.
+func Source(account int64) string {
+	return "dbt-cloud/accounts/" + strconv.FormatInt(account, 10)
+}
+
+// ArtifactsID is the event ID (and Nats-Msg-Id) of a run's artifacts-fetched event.
+func ArtifactsID(r RunRef, generation int) string {
+	return fmt.Sprintf("%d/%d/g%d/artifacts", r.AccountID, r.RunID, generation)
+}
+
+// AssetID is the event ID (and Nats-Msg-Id) of one asset event of a harvest.
+func AssetID(r RunRef, generation int, uniqueID string) string {
+	return fmt.Sprintf("%d/%d/g%d/asset/%s", r.AccountID, r.RunID, generation, uniqueID)
+}
+
+// HarvestID is the event ID (and Nats-Msg-Id) of the event that closes a
+// harvest, completed or failed: one ID, so a run's harvest closes once.
+func HarvestID(r RunRef, generation int) string {
+	return fmt.Sprintf("%d/%d/g%d/harvest", r.AccountID, r.RunID, generation)
+}
+
+// StableAssetID is an asset's identity across runs: the same dbt node in the
+// same environment always has the same ID, so downstream systems upsert.
+func StableAssetID(account, project, environment int64, uniqueID string) string {
+	return fmt.Sprintf("%d/%d/%d/%s", account, project, environment, uniqueID)
+}
+
+// New builds a CloudEvent of type typ about run r with the given ID, subject
+// and data (encoded as JSON, or used as is when it is a json.RawMessage). It sets
+// the time, the dbt* extensions and the dataschema.
+func New(typ, id string, r RunRef, subject string, at time.Time, data any) (event.Event, error) {
+	ev := event.New(event.CloudEventsVersionV1)
+	ev.SetID(id)
+	ev.SetType(typ)
+	ev.SetSource(Source(r.AccountID))
+	ev.SetTime(at.UTC())
+	if subject != "" {
+		ev.SetSubject(subject)
+	}
+	ev.SetDataSchema(SchemaBase + SchemaFile(typ))
+	ev.SetExtension(ExtAccount, strconv.FormatInt(r.AccountID, 10))
+	ev.SetExtension(ExtProject, strconv.FormatInt(r.ProjectID, 10))
+	ev.SetExtension(ExtEnvironment, strconv.FormatInt(r.EnvironmentID, 10))
+	ev.SetExtension(ExtJob, strconv.FormatInt(r.JobID, 10))
+	ev.SetExtension(ExtRun, strconv.FormatInt(r.RunID, 10))
+	if err := ev.SetData(event.ApplicationJSON, data); err != nil {
+		return event.Event{}, fmt.Errorf("set %s data: %w", typ, err)
+	}
+	if err := ev.Validate(); err != nil {
+		return event.Event{}, fmt.Errorf("validate %s event: %w", typ, err)
+	}
+	return ev, nil
+}
+
+// Encode is the structured-mode JSON of ev, the payload of its NATS message.
+func Encode(ev event.Event) ([]byte, error) {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s event: %w", ev.Type(), err)
+	}
+	return b, nil
+}
+
+// Decode reads a structured-mode CloudEvent and validates it.
+func Decode(b []byte) (event.Event, error) {
+	var ev event.Event
+	if err := json.Unmarshal(b, &ev); err != nil {
+		return event.Event{}, fmt.Errorf("decode cloudevent: %w", err)
+	}
+	if err := ev.Validate(); err != nil {
+		return event.Event{}, fmt.Errorf("decode cloudevent: %w", err)
+	}
+	return ev, nil
+}
+
+// DataAs decodes ev's data into a value of type T.
+func DataAs[T any](ev event.Event) (T, error) {
+	var v T
+	if err := json.Unmarshal(ev.Data(), &v); err != nil {
+		return v, fmt.Errorf("decode %s data: %w", ev.Type(), err)
+	}
+	return v, nil
+}
+
+// RefOf reads the run context from ev's dbt* extension attributes.
+func RefOf(ev event.Event) (RunRef, error) {
+	var r RunRef
+	for _, f := range []struct {
+		name string
+		dst  *int64
+	}{
+		{ExtAccount, &r.AccountID}, {ExtProject, &r.ProjectID}, {ExtEnvironment, &r.EnvironmentID},
+		{ExtJob, &r.JobID}, {ExtRun, &r.RunID},
+	} {
+		v, ok := ev.Extensions()[f.name]
+		if !ok {
+			return RunRef{}, fmt.Errorf("event %s: missing extension %s", ev.ID(), f.name)
+		}
+		n, err := strconv.ParseInt(fmt.Sprint(v), 10, 64)
+		if err != nil {
+			return RunRef{}, fmt.Errorf("event %s: extension %s: %w", ev.ID(), f.name, err)
+		}
+		*f.dst = n
+	}
+	return r, nil
+}
