@@ -103,9 +103,14 @@ type Asset struct {
 	Identifier      string `json:"identifier,omitempty"` // alias for nodes, identifier for sources
 	RelationName    string `json:"relation_name,omitempty"`
 	Materialization string `json:"materialization,omitempty"`
-	TableType       string `json:"table_type,omitempty"` // from the catalog: BASE TABLE, VIEW, ...
+	TableType       string `json:"table_type,omitempty"`    // from the catalog: BASE TABLE, VIEW, ...
+	TableComment    string `json:"table_comment,omitempty"` // from the catalog: the relation's comment in the warehouse
+	TableOwner      string `json:"table_owner,omitempty"`   // from the catalog: the relation's owner in the warehouse
+	Language        string `json:"language,omitempty"`      // sql | python, for nodes with code
 
 	Description      string         `json:"description"`
+	Label            string         `json:"label,omitempty"`       // display label of exposures, metrics, semantic models, saved queries
+	MetricType       string         `json:"metric_type,omitempty"` // metrics: type (simple, ratio, ...), or calculation_method in manifest v7-v9
 	Tags             []string       `json:"tags"`
 	Meta             map[string]any `json:"meta"`
 	Owner            string         `json:"owner,omitempty"`

@@ -1,0 +1,133 @@
+package consume
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dbt-harvester/harvester/services/internal/retry"
+)
+
+// Handler processes one message. See the package doc for what its result means.
+type Handler func(ctx context.Context, msg jetstream.Msg) error
+
+// Options tunes Run. The zero value is usable.
+type Options struct {
+	MaxDeliver  int           // must equal the consumer's MaxDeliver; default 5
+	AckWait     time.Duration // the consumer's AckWait, for progress signals; default 30s
+	BaseBackoff time.Duration // default 1s
+	MaxBackoff  time.Duration // default 1m
+	WorkTimeout time.Duration // bound on one handler call; default 10m
+	Logger      *slog.Logger
+	// OnGiveUp runs before a message is terminated, with the error that ended it.
+	OnGiveUp func(ctx context.Context, msg jetstream.Msg, err error)
+}
+
+func (o *Options) setDefaults() {
+	if o.MaxDeliver <= 0 {
+		o.MaxDeliver = 5
+	}
+	if o.AckWait <= 0 {
+		o.AckWait = 30 * time.Second
+	}
+	if o.BaseBackoff <= 0 {
+		o.BaseBackoff = time.Second
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = time.Minute
+	}
+	if o.WorkTimeout <= 0 {
+		o.WorkTimeout = 10 * time.Minute
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Run pulls from cons until ctx is cancelled, then stops pulling, settles the
+// message in hand and returns nil. Any other stop is an error.
+func Run(ctx context.Context, cons jetstream.Consumer, h Handler, opts Options) error {
+	opts.setDefaults()
+	it, err := cons.Messages(jetstream.PullMaxMessages(1))
+	if err != nil {
+		return fmt.Errorf("consume: open iterator: %w", err)
+	}
+	defer it.Stop()
+	stop := context.AfterFunc(ctx, it.Drain)
+	defer stop()
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) && ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("consume: next: %w", err)
+		}
+		settle(ctx, msg, h, opts)
+	}
+}
+
+func settle(ctx context.Context, msg jetstream.Msg, h Handler, opts Options) {
+	meta, err := msg.Metadata()
+	if err != nil {
+		_ = msg.TermWithReason("no jetstream metadata")
+		return
+	}
+	log := opts.Logger.With("subject", msg.Subject(), "stream_seq", meta.Sequence.Stream, "delivery", meta.NumDelivered)
+	workCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.WorkTimeout)
+	defer cancel()
+	herr := callWithProgress(workCtx, msg, h, opts.AckWait)
+
+	var ackErr error
+	switch {
+	case herr == nil:
+		ackErr = msg.Ack()
+	case retry.IsPermanent(herr) || meta.NumDelivered >= uint64(opts.MaxDeliver):
+		log.Error("giving up on message", "err", herr, "permanent", retry.IsPermanent(herr))
+		if opts.OnGiveUp != nil {
+			opts.OnGiveUp(workCtx, msg, herr)
+		}
+		ackErr = msg.TermWithReason(truncate(herr.Error(), 256))
+	default:
+		delay, ok := retry.Delay(herr)
+		if !ok {
+			delay = retry.Backoff(meta.NumDelivered, opts.BaseBackoff, opts.MaxBackoff)
+		}
+		log.Warn("redelivering message", "err", herr, "delay", delay)
+		ackErr = msg.NakWithDelay(delay)
+	}
+	if ackErr != nil {
+		log.Warn("settle failed; the server redelivers after AckWait", "err", ackErr)
+	}
+}
+
+// callWithProgress runs h, telling the server every ackWait/3 that the message
+// is still being worked on.
+func callWithProgress(ctx context.Context, msg jetstream.Msg, h Handler, ackWait time.Duration) error {
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		t := time.NewTicker(max(ackWait/3, 100*time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				_ = msg.InProgress()
+			}
+		}
+	}()
+	return h(ctx, msg)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

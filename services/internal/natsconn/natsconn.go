@@ -1,0 +1,243 @@
+// Package natsconn connects a service to NATS: to an external server or
+// cluster when a URL is given, else to a nats-server embedded in the process
+// with JetStream on local disk.
+//
+// The embedded server fsyncs every JetStream write before acknowledging it
+// (sync_interval: always) unless Options.FastSync is set, so that "acked"
+// means "on disk" (see ARCHITECTURE, Scale and failure). It listens for other
+// NATS clients on Options.Listen so that subscribers can attach.
+//
+// Connect returns a close function that owns the teardown: it drains the
+// connection (pending publishes are flushed, subscriptions finish their
+// buffered messages), waits for the drain, then shuts the embedded server
+// down and waits for it.
+package natsconn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// Options says where NATS is. The zero value embeds a server storing in ./data
+// and listening on 127.0.0.1:4222.
+type Options struct {
+	// URL of an external NATS server or cluster (comma-separated); empty embeds one.
+	URL string
+	// Name of the client connection, shown in server monitoring.
+	Name string
+	// CredsFile, NKeyFile, and the TLS files authenticate to an external server.
+	CredsFile, NKeyFile    string
+	TLSCA, TLSCert, TLSKey string
+	// StoreDir is the embedded server's JetStream directory (default ./data).
+	StoreDir string
+	// Listen is the embedded server's client address (default 127.0.0.1:4222;
+	// port -1 picks a free port).
+	Listen string
+	// FastSync turns off fsync-before-ack on the embedded server: faster, but
+	// acknowledged messages can be lost on an OS crash or power loss.
+	FastSync bool
+	// Logger receives the embedded server's notices and the connection's events.
+	Logger *slog.Logger
+}
+
+func (o *Options) setDefaults() {
+	o.Name = cmpOr(o.Name, "dbt-harvester")
+	o.StoreDir = cmpOr(o.StoreDir, "./data")
+	o.Listen = cmpOr(o.Listen, "127.0.0.1:4222")
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// Conn is a connection and, when embedded, its server.
+type Conn struct {
+	NC     *nats.Conn
+	Server *server.Server // nil when external
+}
+
+// ClientURL is where other processes reach this NATS: the embedded server's
+// listen URL, or the external URL.
+func (c *Conn) ClientURL() string {
+	if c.Server != nil {
+		return c.Server.ClientURL()
+	}
+	return c.NC.ConnectedUrl()
+}
+
+// Connect connects as opts say. The returned close function drains the
+// connection and stops the embedded server; call it once.
+func Connect(ctx context.Context, opts Options) (*Conn, func(), error) {
+	opts.setDefaults()
+	if opts.URL != "" {
+		return connectExternal(ctx, opts)
+	}
+	return connectEmbedded(opts)
+}
+
+func connectExternal(ctx context.Context, opts Options) (*Conn, func(), error) {
+	copts := clientOptions(opts)
+	if opts.CredsFile != "" {
+		copts = append(copts, nats.UserCredentials(opts.CredsFile))
+	}
+	if opts.NKeyFile != "" {
+		o, err := nats.NkeyOptionFromSeed(opts.NKeyFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("natsconn: read nkey seed file: %w", err)
+		}
+		copts = append(copts, o)
+	}
+	if opts.TLSCA != "" {
+		copts = append(copts, nats.RootCAs(opts.TLSCA))
+	}
+	if opts.TLSCert != "" || opts.TLSKey != "" {
+		copts = append(copts, nats.ClientCert(opts.TLSCert, opts.TLSKey))
+	}
+	var nc *nats.Conn
+	var err error
+	for attempt := 1; ; attempt++ { // the server may still be starting
+		nc, err = nats.Connect(opts.URL, copts...)
+		if err == nil || attempt == 5 || ctx.Err() != nil {
+			break
+		}
+		opts.Logger.Warn("nats connect failed; retrying", "attempt", attempt, "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Duration(attempt) * time.Second):
+		}
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("natsconn: connect to %s: %w", redactURL(opts.URL), err)
+	}
+	closed := make(chan struct{})
+	nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
+	return &Conn{NC: nc}, func() { drain(nc, closed) }, nil
+}
+
+func connectEmbedded(opts Options) (*Conn, func(), error) {
+	host, portText, err := net.SplitHostPort(opts.Listen)
+	if err != nil {
+		return nil, nil, fmt.Errorf("natsconn: listen address %q: %w", opts.Listen, err)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return nil, nil, fmt.Errorf("natsconn: listen port %q: %w", portText, err)
+	}
+	sopts := &server.Options{
+		ServerName: opts.Name,
+		Host:       host,
+		Port:       port,
+		JetStream:  true,
+		StoreDir:   opts.StoreDir,
+		SyncAlways: !opts.FastSync,
+		NoSigs:     true,
+		MaxPayload: 1 << 20,
+	}
+	ns, err := server.NewServer(sopts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("natsconn: new embedded server: %w", err)
+	}
+	ns.SetLoggerV2(serverLogger{opts.Logger}, false, false, false)
+	go ns.Start()
+	if !ns.ReadyForConnections(30 * time.Second) {
+		ns.Shutdown()
+		return nil, nil, errors.New("natsconn: embedded server not ready after 30s")
+	}
+	closed := make(chan struct{})
+	copts := append(clientOptions(opts), nats.InProcessServer(ns),
+		nats.ClosedHandler(func(*nats.Conn) { close(closed) }))
+	nc, err := nats.Connect(ns.ClientURL(), copts...)
+	if err != nil {
+		ns.Shutdown()
+		return nil, nil, fmt.Errorf("natsconn: connect in process: %w", err)
+	}
+	return &Conn{NC: nc, Server: ns}, func() {
+		drain(nc, closed)
+		ns.Shutdown()
+		ns.WaitForShutdown()
+	}, nil
+}
+
+func clientOptions(opts Options) []nats.Option {
+	log := opts.Logger
+	return []nats.Option{
+		nats.Name(opts.Name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(time.Second),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("nats disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("nats reconnected", "url", redactURL(nc.ConnectedUrl())) }),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			subject := ""
+			if sub != nil {
+				subject = sub.Subject
+			}
+			log.Warn("nats async error", "subject", subject, "err", err)
+		}),
+	}
+}
+
+// drain flushes and closes nc, waiting at most nats.DrainTimeout (30s).
+func drain(nc *nats.Conn, closed <-chan struct{}) {
+	if nc.IsClosed() {
+		return
+	}
+	if err := nc.Drain(); err != nil {
+		nc.Close()
+		return
+	}
+	<-closed
+}
+
+// redactURL drops passwords and tokens from (comma-separated) NATS URLs.
+func redactURL(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, p := range parts {
+		u, err := url.Parse(strings.TrimSpace(p))
+		if err != nil || u.User == nil {
+			continue
+		}
+		u.User = url.User("***")
+		parts[i] = u.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+// serverLogger sends the embedded server's log to slog.
+type serverLogger struct{ log *slog.Logger }
+
+func (l serverLogger) Noticef(format string, v ...any) {
+	l.log.Info("nats-server: " + fmt.Sprintf(format, v...))
+}
+func (l serverLogger) Warnf(format string, v ...any) {
+	l.log.Warn("nats-server: " + fmt.Sprintf(format, v...))
+}
+func (l serverLogger) Fatalf(format string, v ...any) {
+	l.log.Error("nats-server: " + fmt.Sprintf(format, v...))
+}
+func (l serverLogger) Errorf(format string, v ...any) {
+	l.log.Error("nats-server: " + fmt.Sprintf(format, v...))
+}
+func (l serverLogger) Debugf(format string, v ...any) {
+	l.log.Debug("nats-server: " + fmt.Sprintf(format, v...))
+}
+func (l serverLogger) Tracef(format string, v ...any) {}

@@ -1,0 +1,116 @@
+// Package publish puts CloudEvents on JetStream in structured JSON mode with
+// a deterministic Nats-Msg-Id (the event's ID), so that a republish after a
+// crash or redelivery is absorbed by the stream's duplicate window.
+//
+// [Event] publishes one event and returns once JetStream stored it. [Batch]
+// publishes many asynchronously, at most Window unacknowledged at a time, and
+// [Batch.Wait] returns once every one was stored (or the first error).
+package publish
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dbt-harvester/harvester/events"
+)
+
+// MaxPayload is NATS's default maximum message size: no event may exceed it.
+const MaxPayload = 1 << 20
+
+// ErrTooLarge is returned for an event whose encoding exceeds MaxPayload.
+var ErrTooLarge = errors.New("event exceeds the 1 MiB NATS payload limit")
+
+// Msg encodes ev as a NATS message on subject.
+func Msg(subject string, ev event.Event) (*nats.Msg, error) {
+	data, err := events.Encode(ev)
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxPayload-4096 { // leave room for headers
+		return nil, fmt.Errorf("publish %s %s (%d bytes): %w", ev.Type(), ev.ID(), len(data), ErrTooLarge)
+	}
+	msg := nats.NewMsg(subject)
+	msg.Data = data
+	msg.Header.Set("Content-Type", events.ContentType)
+	msg.Header.Set(jetstream.MsgIDHeader, ev.ID())
+	return msg, nil
+}
+
+// Event publishes ev on subject and waits for JetStream's ack. A duplicate
+// (already stored) is not an error; the ack says so.
+func Event(ctx context.Context, js jetstream.JetStream, subject string, ev event.Event) (*jetstream.PubAck, error) {
+	msg, err := Msg(subject, ev)
+	if err != nil {
+		return nil, err
+	}
+	ack, err := js.PublishMsg(ctx, msg)
+	if err != nil {
+		return nil, fmt.Errorf("publish %s %s: %w", ev.Type(), ev.ID(), err)
+	}
+	return ack, nil
+}
+
+// Batch publishes events asynchronously with a bounded window.
+type Batch struct {
+	js      jetstream.JetStream
+	window  int
+	pending []jetstream.PubAckFuture
+	err     error
+	stored  int
+}
+
+// NewBatch returns a batch that keeps at most window publishes unacknowledged.
+func NewBatch(js jetstream.JetStream, window int) *Batch {
+	return &Batch{js: js, window: max(window, 1)}
+}
+
+// Add publishes ev on subject without waiting, unless the window is full.
+func (b *Batch) Add(ctx context.Context, subject string, ev event.Event) error {
+	if b.err != nil {
+		return b.err
+	}
+	msg, err := Msg(subject, ev)
+	if err != nil {
+		b.err = err
+		return err
+	}
+	if len(b.pending) >= b.window {
+		if err := b.Wait(ctx); err != nil {
+			return err
+		}
+	}
+	f, err := b.js.PublishMsgAsync(msg)
+	if err != nil {
+		b.err = fmt.Errorf("publish %s %s: %w", ev.Type(), ev.ID(), err)
+		return b.err
+	}
+	b.pending = append(b.pending, f)
+	return nil
+}
+
+// Wait returns once every event added so far is stored, or with the first error.
+func (b *Batch) Wait(ctx context.Context) error {
+	for _, f := range b.pending {
+		if b.err != nil {
+			break
+		}
+		select {
+		case <-f.Ok():
+			b.stored++
+		case err := <-f.Err():
+			b.err = fmt.Errorf("publish %s: %w", f.Msg().Header.Get(jetstream.MsgIDHeader), err)
+		case <-ctx.Done():
+			b.err = fmt.Errorf("publish: waiting for acks: %w", ctx.Err())
+		}
+	}
+	b.pending = b.pending[:0]
+	return b.err
+}
+
+// Stored is how many events JetStream acknowledged so far.
+func (b *Batch) Stored() int { return b.stored }
