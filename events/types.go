@@ -135,6 +135,11 @@ type Asset struct {
 	Exposure *ExposureInfo  `json:"exposure,omitempty"` // exposures only
 	Stats    map[string]any `json:"stats,omitempty"`    // catalog table stats by stat id: value
 
+	// FullObject is set when the asset's event would exceed NATS's 1 MiB
+	// payload limit: the complete asset is then stored in object store
+	// DBT_ARTIFACTS under this key, and this event omits code and columns.
+	FullObject string `json:"full_object,omitempty"`
+
 	Change        string   `json:"change,omitempty"`         // new | changed | unchanged, against the previous harvest
 	ChangedFields []string `json:"changed_fields,omitempty"` // top-level fields that changed
 }

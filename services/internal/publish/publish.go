@@ -79,6 +79,15 @@ func (b *Batch) Add(ctx context.Context, subject string, ev event.Event) error {
 		b.err = err
 		return err
 	}
+	return b.AddMsg(ctx, msg)
+}
+
+// AddMsg publishes msg as it is (a KV put, say) without waiting, unless the
+// window is full.
+func (b *Batch) AddMsg(ctx context.Context, msg *nats.Msg) error {
+	if b.err != nil {
+		return b.err
+	}
 	if len(b.pending) >= b.window {
 		if err := b.Wait(ctx); err != nil {
 			return err
@@ -86,7 +95,7 @@ func (b *Batch) Add(ctx context.Context, subject string, ev event.Event) error {
 	}
 	f, err := b.js.PublishMsgAsync(msg)
 	if err != nil {
-		b.err = fmt.Errorf("publish %s %s: %w", ev.Type(), ev.ID(), err)
+		b.err = fmt.Errorf("publish on %s: %w", msg.Subject, err)
 		return b.err
 	}
 	b.pending = append(b.pending, f)
@@ -103,7 +112,7 @@ func (b *Batch) Wait(ctx context.Context) error {
 		case <-f.Ok():
 			b.stored++
 		case err := <-f.Err():
-			b.err = fmt.Errorf("publish %s: %w", f.Msg().Header.Get(jetstream.MsgIDHeader), err)
+			b.err = fmt.Errorf("publish on %s: %w", f.Msg().Subject, err)
 		case <-ctx.Done():
 			b.err = fmt.Errorf("publish: waiting for acks: %w", ctx.Err())
 		}

@@ -1,0 +1,186 @@
+// Package config reads the harvester's configuration from the environment
+// (flags in main may override single values). Secrets (API tokens, webhook
+// secrets) are held as [Secret], which never prints: not with %v, %+v, %#v,
+// nor through slog or encoding/json.
+package config
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dbt-harvester/harvester/services/internal/natsconn"
+	"github.com/dbt-harvester/harvester/services/internal/topology"
+)
+
+// Secret is a credential. Reveal returns it; everything else prints "[redacted]".
+type Secret string
+
+const redacted = "[redacted]"
+
+func (s Secret) String() string               { return redacted }
+func (s Secret) GoString() string             { return redacted }
+func (s Secret) LogValue() slog.Value         { return slog.StringValue(redacted) }
+func (s Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
+
+// Reveal is the secret's value, for the one place that sends it.
+func (s Secret) Reveal() string { return string(s) }
+
+// Account is one dbt Cloud account the harvester fetches from.
+type Account struct {
+	ID        int64
+	AccessURL string
+	Token     Secret
+}
+
+// Config is everything the services need.
+type Config struct {
+	Accounts       []Account
+	WebhookSecrets []Secret
+	HTTPAddr       string
+	NATS           natsconn.Options
+	Topology       topology.Config
+	IncludeCode    bool
+	LogLevel       slog.Level
+	LogJSON        bool
+}
+
+// Load reads the configuration from getenv. A value NAME may also come from
+// the file named by NAME_FILE (for the token and webhook secrets).
+func Load(getenv func(string) string) (Config, error) {
+	var errs []error
+	c := Config{
+		HTTPAddr:    cmp.Or(getenv("HARVESTER_HTTP_ADDR"), ":8080"),
+		IncludeCode: isTrue(getenv("HARVESTER_INCLUDE_CODE")),
+		LogJSON:     getenv("HARVESTER_LOG_FORMAT") == "json",
+		NATS: natsconn.Options{
+			URL:       getenv("NATS_URL"),
+			CredsFile: getenv("NATS_CREDS"),
+			NKeyFile:  getenv("NATS_NKEY"),
+			TLSCA:     getenv("NATS_CA"),
+			TLSCert:   getenv("NATS_CERT"),
+			TLSKey:    getenv("NATS_KEY"),
+			StoreDir:  cmp.Or(getenv("HARVESTER_STORE_DIR"), "./data"),
+			Listen:    cmp.Or(getenv("HARVESTER_NATS_LISTEN"), "127.0.0.1:4222"),
+		},
+	}
+	switch v := strings.ToLower(getenv("HARVESTER_NATS_SYNC")); v {
+	case "", "always":
+	case "default", "fast":
+		c.NATS.FastSync = true
+	default:
+		errs = append(errs, fmt.Errorf("HARVESTER_NATS_SYNC=%q: want always or default", v))
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(cmp.Or(getenv("HARVESTER_LOG_LEVEL"), "info"))); err != nil {
+		errs = append(errs, fmt.Errorf("HARVESTER_LOG_LEVEL: %w", err))
+	}
+	c.Topology.Replicas = intVar(getenv, "HARVESTER_STREAM_REPLICAS", &errs)
+	c.Topology.RunsMaxAge = durVar(getenv, "HARVESTER_RUNS_MAX_AGE", &errs)
+	c.Topology.ArtifactsMaxAge = durVar(getenv, "HARVESTER_ARTIFACTS_MAX_AGE", &errs)
+	c.Topology.MetadataMaxAge = durVar(getenv, "HARVESTER_METADATA_MAX_AGE", &errs)
+	c.Topology.MetadataMaxBytes = int64(intVar(getenv, "HARVESTER_METADATA_MAX_BYTES", &errs))
+
+	secrets, err := secretVar(getenv, "DBT_CLOUD_WEBHOOK_SECRET")
+	errs = append(errs, err)
+	for _, s := range strings.Split(secrets, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			c.WebhookSecrets = append(c.WebhookSecrets, Secret(s))
+		}
+	}
+	acct, err := account(getenv)
+	errs = append(errs, err)
+	if acct != nil {
+		c.Accounts = append(c.Accounts, *acct)
+	}
+	return c, errors.Join(errs...)
+}
+
+// account reads the one account of the environment, if DBT_CLOUD_ACCOUNT_ID is set.
+func account(getenv func(string) string) (*Account, error) {
+	idText := getenv("DBT_CLOUD_ACCOUNT_ID")
+	if idText == "" {
+		return nil, nil
+	}
+	id, err := strconv.ParseInt(strings.TrimSpace(idText), 10, 64)
+	if err != nil || id <= 0 {
+		return nil, fmt.Errorf("DBT_CLOUD_ACCOUNT_ID=%q: want a positive integer", idText)
+	}
+	token, err := secretVar(getenv, "DBT_CLOUD_API_TOKEN")
+	if err != nil {
+		return nil, err
+	}
+	a := &Account{ID: id, AccessURL: strings.TrimRight(getenv("DBT_CLOUD_ACCESS_URL"), "/"), Token: Secret(strings.TrimSpace(token))}
+	switch {
+	case a.AccessURL == "":
+		return nil, errors.New("DBT_CLOUD_ACCESS_URL is required with DBT_CLOUD_ACCOUNT_ID (your account's access URL, e.g. https://ab123.us1.dbt.com, from Account settings)")
+	case a.Token == "":
+		return nil, errors.New("DBT_CLOUD_API_TOKEN (or DBT_CLOUD_API_TOKEN_FILE) is required with DBT_CLOUD_ACCOUNT_ID")
+	}
+	return a, nil
+}
+
+// secretVar reads NAME, or the file named by NAME_FILE.
+func secretVar(getenv func(string) string, name string) (string, error) {
+	if v := getenv(name); v != "" {
+		return v, nil
+	}
+	path := getenv(name + "_FILE")
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("%s_FILE: %w", name, err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+func intVar(getenv func(string) string, name string, errs *[]error) int {
+	v := getenv(name)
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		*errs = append(*errs, fmt.Errorf("%s=%q: want a non-negative integer", name, v))
+	}
+	return n
+}
+
+func durVar(getenv func(string) string, name string, errs *[]error) time.Duration {
+	v := getenv(name)
+	if v == "" {
+		return 0
+	}
+	if strings.HasSuffix(v, "d") { // days, for retention
+		n, err := strconv.Atoi(strings.TrimSuffix(v, "d"))
+		if err == nil && n >= 0 {
+			return time.Duration(n) * 24 * time.Hour
+		}
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		*errs = append(*errs, fmt.Errorf("%s=%q: want a duration such as 720h or 30d", name, v))
+	}
+	return d
+}
+
+func isTrue(v string) bool {
+	b, _ := strconv.ParseBool(v)
+	return b
+}
+
+// NewLogger is the process's logger: text (or JSON) on w at the configured level.
+func (c Config) NewLogger(w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	if c.LogJSON {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

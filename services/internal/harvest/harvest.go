@@ -1,0 +1,224 @@
+// Package harvest is the normalizer service: for every artifacts-fetched event
+// on DBT_ARTIFACTS it streams the run's artifacts out of the object store,
+// normalizes them (package normalize), and publishes one asset event per
+// asset and then one harvest-completed event on DBT_METADATA.
+//
+// # What is acked, retried and owned
+//
+// Handle returns nil (ack) once the closing harvest event is stored. A
+// malformed artifact or a missing object is permanent: GiveUp then publishes
+// dbt.harvester.harvest.failed with the reason, and the message is
+// terminated. Publish failures are transient and redelivered; since every
+// event ID is deterministic (run, generation, asset), a redelivered harvest
+// republishes the same IDs and subscribers see each asset once.
+//
+// # State
+//
+// The KV bucket DBT_ASSETS holds each asset's latest state under
+// <account>.<project>.<environment>.<escaped unique_id>. Before publishing,
+// the normalizer reads the environment's previous state and marks every asset
+// new, changed (with the top-level fields that changed) or unchanged; assets
+// of the environment that are no longer in the project are listed as removed
+// on the harvest event and deleted from the bucket. One normalizer at a time
+// should harvest a given environment for these marks to be exact.
+package harvest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dbt-harvester/harvester/events"
+	"github.com/dbt-harvester/harvester/services/internal/fetch"
+	"github.com/dbt-harvester/harvester/services/internal/normalize"
+	"github.com/dbt-harvester/harvester/services/internal/publish"
+	"github.com/dbt-harvester/harvester/services/internal/retry"
+)
+
+// Normalizer publishes harvested metadata.
+type Normalizer struct {
+	JS          jetstream.JetStream
+	Store       jetstream.ObjectStore
+	KV          jetstream.KeyValue
+	Log         *slog.Logger
+	Now         func() time.Time
+	IncludeCode bool
+	Window      int // unacknowledged asynchronous publishes at most; default 256
+}
+
+func (n *Normalizer) now() time.Time {
+	if n.Now != nil {
+		return n.Now()
+	}
+	return time.Now()
+}
+
+func (n *Normalizer) log() *slog.Logger {
+	if n.Log != nil {
+		return n.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// Handle is the consume.Handler for artifacts-fetched events.
+func (n *Normalizer) Handle(ctx context.Context, msg jetstream.Msg) error {
+	fetched, err := fetchedOf(msg.Data())
+	if err != nil {
+		return retry.Permanent(err)
+	}
+	_, err = n.Harvest(ctx, fetched)
+	return err
+}
+
+func fetchedOf(data []byte) (events.ArtifactsFetched, error) {
+	ev, err := events.Decode(data)
+	if err != nil {
+		return events.ArtifactsFetched{}, fmt.Errorf("read artifacts event: %w", err)
+	}
+	return events.DataAs[events.ArtifactsFetched](ev)
+}
+
+// GiveUp is the consume.Options.OnGiveUp hook: it closes the harvest with a
+// harvest-failed event.
+func (n *Normalizer) GiveUp(ctx context.Context, msg jetstream.Msg, cause error) {
+	fetched, err := fetchedOf(msg.Data())
+	if err != nil {
+		n.log().Error("cannot report failed harvest: unreadable artifacts event", "err", err)
+		return
+	}
+	if err := fetch.PublishFailed(ctx, n.JS, fetched.Run, fetched.Generation, "normalize", cause, n.now()); err != nil {
+		n.log().Error("cannot publish harvest.failed", "run", fetched.Run.RunID, "err", err)
+	}
+}
+
+// Harvest normalizes one run's artifacts and publishes the metadata.
+func (n *Normalizer) Harvest(ctx context.Context, fetched events.ArtifactsFetched) (events.HarvestCompleted, error) {
+	started := n.now()
+	ref := fetched.Run.RunRef
+	in, closeAll, err := n.open(ctx, fetched)
+	if err != nil {
+		return events.HarvestCompleted{}, err
+	}
+	defer closeAll()
+	prev, err := loadState(ctx, n.KV, ref)
+	if err != nil {
+		return events.HarvestCompleted{}, err
+	}
+	pub := &assetPublisher{n: n, ref: ref, gen: fetched.Generation, prev: prev, seen: map[string]bool{},
+		batch: publish.NewBatch(n.JS, cmpOr(n.Window, 256)), changes: map[string]int{}}
+	sum, err := normalize.Normalize(ctx, in, normalize.Options{Ref: ref, IncludeCode: n.IncludeCode}, pub.emit)
+	if err != nil {
+		return events.HarvestCompleted{}, fmt.Errorf("normalize run %d: %w", ref.RunID, err)
+	}
+	if err := pub.batch.Wait(ctx); err != nil {
+		return events.HarvestCompleted{}, err
+	}
+	removed, err := pub.removeVanished(ctx)
+	if err != nil {
+		return events.HarvestCompleted{}, err
+	}
+	done := events.HarvestCompleted{
+		Run: fetched.Run, Generation: fetched.Generation, Assets: sum.Assets, Counts: sum.Counts,
+		ResultStatuses: sum.ResultStatuses, Tests: sum.Tests, Changes: pub.changes, Removed: removed,
+		ArtifactVersions: versions(fetched, sum), Absent: fetched.Absent,
+		Warnings: warnings(fetched, sum, pub.warnings), StartedAt: started.UTC(), CompletedAt: n.now().UTC(),
+	}
+	done.NormalizeMillis = done.CompletedAt.Sub(done.StartedAt).Milliseconds()
+	ev, err := events.New(events.TypeHarvestCompleted, events.HarvestID(ref, fetched.Generation), ref, "", done.CompletedAt, done)
+	if err != nil {
+		return done, retry.Permanent(err)
+	}
+	if _, err := publish.Event(ctx, n.JS, events.HarvestSubject(ref), ev); err != nil {
+		return done, err
+	}
+	n.log().Info("harvest completed", "account", ref.AccountID, "run", ref.RunID, "assets", done.Assets,
+		"ms", done.NormalizeMillis, "warnings", len(done.Warnings))
+	return done, nil
+}
+
+// open starts streaming each stored artifact out of the object store.
+func (n *Normalizer) open(ctx context.Context, fetched events.ArtifactsFetched) (normalize.Input, func(), error) {
+	var in normalize.Input
+	var opened []io.Closer
+	closeAll := func() {
+		for _, c := range opened {
+			c.Close()
+		}
+	}
+	for _, a := range fetched.Artifacts {
+		var dst *io.Reader
+		switch a.Name {
+		case events.ManifestJSON:
+			dst = &in.Manifest
+		case events.RunResultsJSON:
+			dst = &in.RunResults
+		case events.CatalogJSON:
+			dst = &in.Catalog
+		case events.SourcesJSON:
+			dst = &in.Sources
+		case events.SemanticManifestJSON:
+			dst = &in.SemanticManifest
+		default:
+			continue
+		}
+		obj, err := n.Store.Get(ctx, a.Key)
+		if err != nil {
+			closeAll()
+			if errors.Is(err, jetstream.ErrObjectNotFound) {
+				err = retry.Permanent(err)
+			}
+			return in, nil, fmt.Errorf("open %s (%s): %w", a.Name, a.Key, err)
+		}
+		opened = append(opened, obj)
+		*dst = obj
+	}
+	if in.Manifest == nil {
+		closeAll()
+		return in, nil, retry.Permanent(errors.New("the run's artifacts include no manifest.json"))
+	}
+	return in, closeAll, nil
+}
+
+func versions(fetched events.ArtifactsFetched, sum normalize.Summary) map[string]string {
+	out := map[string]string{}
+	for _, a := range fetched.Artifacts {
+		if a.SchemaVersion != "" {
+			out[a.Name] = a.SchemaVersion
+		}
+	}
+	for k, v := range sum.ArtifactVersions {
+		out[k] = v
+	}
+	return out
+}
+
+func warnings(fetched events.ArtifactsFetched, sum normalize.Summary, own []string) []string {
+	out := append([]string{}, fetched.Warnings...)
+	for _, a := range fetched.Absent {
+		out = append(out, a.Reason)
+	}
+	out = append(out, sum.Warnings...)
+	return append(out, own...)
+}
+
+func cmpOr(a, b int) int {
+	if a > 0 {
+		return a
+	}
+	return b
+}
+
+// encodeAsset is the JSON of an asset as events carry it.
+func encodeAsset(a events.Asset) ([]byte, error) {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return nil, fmt.Errorf("encode asset %s: %w", a.UniqueID, err)
+	}
+	return b, nil
+}

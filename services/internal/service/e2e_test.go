@@ -1,0 +1,303 @@
+package service
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dbt-harvester/harvester/events"
+	"github.com/dbt-harvester/harvester/services/internal/config"
+	"github.com/dbt-harvester/harvester/services/internal/devcloud"
+	"github.com/dbt-harvester/harvester/services/internal/gen"
+	"github.com/dbt-harvester/harvester/services/internal/natsconn"
+	"github.com/dbt-harvester/harvester/services/internal/schematest"
+	"github.com/dbt-harvester/harvester/services/internal/webhook"
+)
+
+const (
+	testToken  = "e2e-api-token"
+	testSecret = "e2e-webhook-secret"
+)
+
+// pipeline is `harvester serve` and the dbt Cloud simulator, in process.
+type pipeline struct {
+	cloud   *devcloud.Server
+	hookURL string
+	js      jetstream.JetStream
+}
+
+func startPipeline(t *testing.T, artifacts string) *pipeline {
+	t.Helper()
+	var handler atomic.Pointer[http.Handler]
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*handler.Load()).ServeHTTP(w, r) }))
+	t.Cleanup(api.Close)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan Info, 1)
+	done := make(chan error, 1)
+	cfg := config.Config{
+		Accounts:       []config.Account{{ID: 1, AccessURL: api.URL, Token: testToken}},
+		WebhookSecrets: []config.Secret{"old-secret", testSecret},
+		HTTPAddr:       "127.0.0.1:0",
+		NATS:           natsconn.Options{StoreDir: t.TempDir(), Listen: "127.0.0.1:-1"},
+	}
+	go func() {
+		done <- Run(ctx, Options{Config: cfg, Roles: Roles{Receiver: true, Fetcher: true, Normalizer: true}, Ready: func(i Info) { ready <- i }})
+	}()
+	var info Info
+	select {
+	case info = <-ready:
+	case err := <-done:
+		t.Fatalf("service.Run: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("service.Run not ready after 30s")
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("service.Run after cancel = %v, want nil", err)
+		}
+	})
+	p := &pipeline{hookURL: "http://" + info.HTTPAddr.String() + webhook.Path}
+	cloud, err := devcloud.New(devcloud.Config{Token: testToken, ArtifactsDir: artifacts, WebhookURL: p.hookURL,
+		WebhookSecret: testSecret, WebhookBackoff: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("devcloud.New: %v", err)
+	}
+	h := cloud.Handler()
+	handler.Store(&h)
+	p.cloud = cloud
+	nc, err := nats.Connect(info.NATSURL)
+	if err != nil {
+		t.Fatalf("connect to %s: %v", info.NATSURL, err)
+	}
+	t.Cleanup(nc.Close)
+	if p.js, err = jetstream.New(nc); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// harvest collects DBT_METADATA events from the start until the harvest closes.
+func (p *pipeline) harvest(t *testing.T) (assets []events.Asset, raw [][]byte, closing events.HarvestCompleted) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	cons, err := p.js.OrderedConsumer(ctx, events.StreamMetadata, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatalf("OrderedConsumer: %v", err)
+	}
+	for {
+		msg, err := cons.Next(jetstream.FetchMaxWait(30 * time.Second))
+		if err != nil {
+			t.Fatalf("waiting for harvest events (%d assets so far): %v", len(assets), err)
+		}
+		raw = append(raw, msg.Data())
+		ev, err := events.Decode(msg.Data())
+		if err != nil {
+			t.Fatalf("Decode: %v", err)
+		}
+		switch ev.Type() {
+		case events.TypeAssetHarvested:
+			a, err := events.DataAs[events.Asset](ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := events.AssetSubject(a.RunRef, a.ResourceType); msg.Subject() != want {
+				t.Errorf("asset %s on subject %s, want %s", a.UniqueID, msg.Subject(), want)
+			}
+			assets = append(assets, a)
+		case events.TypeHarvestCompleted:
+			if closing, err = events.DataAs[events.HarvestCompleted](ev); err != nil {
+				t.Fatal(err)
+			}
+			return assets, raw, closing
+		case events.TypeHarvestFailed:
+			hf, _ := events.DataAs[events.HarvestFailed](ev)
+			t.Fatalf("harvest failed: %+v", hf)
+		}
+	}
+}
+
+func streamCounts(t *testing.T, js jetstream.JetStream) map[string]uint64 {
+	t.Helper()
+	out := map[string]uint64{}
+	for _, name := range []string{events.StreamRuns, events.StreamArtifacts, events.StreamMetadata} {
+		s, err := js.Stream(context.Background(), name)
+		if err != nil {
+			t.Fatalf("Stream(%s): %v", name, err)
+		}
+		info, err := s.Info(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[name] = info.State.Msgs
+	}
+	return out
+}
+
+func postHook(t *testing.T, url string, body []byte, sig string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(string(body)))
+	req.Header.Set("Authorization", sig)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST webhook: %v", err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func TestEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	sum, err := gen.Write(dir, gen.DefaultOptions(30))
+	if err != nil {
+		t.Fatalf("gen.Write: %v", err)
+	}
+	want := 0
+	for _, n := range sum.Counts {
+		want += n
+	}
+	p := startPipeline(t, dir)
+	ctx := t.Context()
+	for _, typ := range []string{"job.run.started", "job.run.completed"} {
+		if _, err := p.cloud.Deliver(ctx, typ); err != nil {
+			t.Fatalf("Deliver(%s): %v", typ, err)
+		}
+	}
+	assets, raw, done := p.harvest(t)
+
+	t.Run("one event per asset", func(t *testing.T) {
+		seen := map[string]bool{}
+		perType := map[string]int{}
+		for _, a := range assets {
+			if seen[a.UniqueID] {
+				t.Errorf("asset %s published twice", a.UniqueID)
+			}
+			seen[a.UniqueID] = true
+			perType[a.ResourceType]++
+			if a.AccountID != 1 || a.ProjectID != 100 || a.EnvironmentID != 200 || a.JobID != 300 || a.RunID != 400 {
+				t.Fatalf("asset %s run context = %+v", a.UniqueID, a.RunRef)
+			}
+		}
+		if len(assets) != want || done.Assets != want {
+			t.Errorf("asset events = %d, harvest says %d, want %d (generated %v)", len(assets), done.Assets, want, sum.Counts)
+		}
+		for typ, n := range sum.Counts {
+			if perType[typ] != n || done.Counts[typ] != n {
+				t.Errorf("%s assets: events %d, harvest counts %d, want %d", typ, perType[typ], done.Counts[typ], n)
+			}
+		}
+	})
+	t.Run("joined catalog and results", func(t *testing.T) {
+		var model *events.Asset
+		for i := range assets {
+			if assets[i].ResourceType == "model" && assets[i].Result != nil && len(assets[i].Columns) > 0 {
+				model = &assets[i]
+				break
+			}
+		}
+		if model == nil {
+			t.Fatal("no model with a result and columns")
+		}
+		if model.Columns[0].DataTypeSource != "catalog" || model.Columns[0].DataType == "" {
+			t.Errorf("model %s column %+v: want a type from the catalog", model.UniqueID, model.Columns[0])
+		}
+		if done.ArtifactVersions[events.ManifestJSON] != "https://schemas.getdbt.com/dbt/manifest/v12.json" {
+			t.Errorf("artifact versions = %v", done.ArtifactVersions)
+		}
+	})
+	t.Run("events match their schemas", func(t *testing.T) {
+		v := schematest.New(t)
+		for _, b := range raw {
+			if err := v.Validate(b); err != nil {
+				t.Fatalf("schema: %v\n%s", err, b[:min(len(b), 600)])
+			}
+		}
+	})
+	t.Run("redelivery is stored once and harvested once", func(t *testing.T) {
+		before := streamCounts(t, p.js)
+		runs, err := p.js.Stream(ctx, events.StreamRuns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored, err := runs.GetLastMsgForSubject(ctx, "dbt.run.1.100.200.300.completed")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := events.Decode(stored.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := postHook(t, p.hookURL, ev.Data(), webhook.Sign([]byte(testSecret), ev.Data())); got != http.StatusOK {
+			t.Fatalf("redelivery status = %d, want 200", got)
+		}
+		// A second completed webhook for the same run with a new eventId
+		// (another subscription, say) is stored, but not harvested again.
+		if _, err := p.cloud.Deliver(ctx, "job.run.completed"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Second)
+		after := streamCounts(t, p.js)
+		if after[events.StreamRuns] != before[events.StreamRuns]+1 {
+			t.Errorf("DBT_RUNS %d -> %d, want +1 (the new eventId only)", before[events.StreamRuns], after[events.StreamRuns])
+		}
+		if after[events.StreamArtifacts] != before[events.StreamArtifacts] || after[events.StreamMetadata] != before[events.StreamMetadata] {
+			t.Errorf("a second harvest happened: before %v after %v", before, after)
+		}
+	})
+	t.Run("bad signature stores nothing", func(t *testing.T) {
+		before := streamCounts(t, p.js)
+		body := []byte(`{"accountId":1,"eventId":"wev_forged","eventType":"job.run.completed","data":{"jobId":"300","runId":"401","environmentId":"200","projectId":"100"}}`)
+		if got := postHook(t, p.hookURL, body, webhook.Sign([]byte("guess"), body)); got != http.StatusUnauthorized {
+			t.Errorf("forged webhook status = %d, want 401", got)
+		}
+		time.Sleep(500 * time.Millisecond)
+		if after := streamCounts(t, p.js); after[events.StreamRuns] != before[events.StreamRuns] ||
+			after[events.StreamArtifacts] != before[events.StreamArtifacts] || after[events.StreamMetadata] != before[events.StreamMetadata] {
+			t.Errorf("streams changed after a forged webhook: before %v after %v", before, after)
+		}
+	})
+}
+
+func TestEndToEndWithoutCatalog(t *testing.T) {
+	dir := t.TempDir()
+	opts := gen.DefaultOptions(12)
+	opts.Catalog = false
+	if _, err := gen.Write(dir, opts); err != nil {
+		t.Fatalf("gen.Write: %v", err)
+	}
+	p := startPipeline(t, dir)
+	if _, err := p.cloud.Deliver(t.Context(), "job.run.completed"); err != nil {
+		t.Fatal(err)
+	}
+	assets, _, done := p.harvest(t)
+	found := false
+	for _, w := range done.Warnings {
+		found = found || strings.Contains(w, `"Generate docs on run"`)
+	}
+	if !found {
+		t.Errorf("warnings %q: want one naming \"Generate docs on run\"", done.Warnings)
+	}
+	typed := 0
+	for _, a := range assets {
+		for _, c := range a.Columns {
+			if c.DataTypeSource == "catalog" {
+				t.Fatalf("asset %s column %s typed from a catalog that does not exist", a.UniqueID, c.Name)
+			}
+			if c.DataType != "" && c.DataTypeSource == "yaml" {
+				typed++
+			}
+		}
+	}
+	if typed == 0 {
+		t.Error("no column carries a type from the YAML")
+	}
+}

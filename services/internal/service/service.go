@@ -1,0 +1,202 @@
+// Package service wires the harvester's services once, for every binary: the
+// receiver, fetcher and normalizer mains each run one role against an
+// external NATS, and `harvester serve` runs all three around an embedded
+// nats-server.
+//
+// Run owns everything it starts. On cancellation it stops in reverse start
+// order: the HTTP server stops taking webhooks and finishes those in flight,
+// the consumers stop pulling and settle the message in hand, the NATS
+// connection drains, and the embedded server (if any) shuts down. Nothing
+// acknowledged is lost: JetStream holds it on disk, and a message not yet
+// acked is redelivered after a restart.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dbt-harvester/harvester/events"
+	"github.com/dbt-harvester/harvester/services/internal/config"
+	"github.com/dbt-harvester/harvester/services/internal/consume"
+	"github.com/dbt-harvester/harvester/services/internal/dbtcloud"
+	"github.com/dbt-harvester/harvester/services/internal/fetch"
+	"github.com/dbt-harvester/harvester/services/internal/harvest"
+	"github.com/dbt-harvester/harvester/services/internal/natsconn"
+	"github.com/dbt-harvester/harvester/services/internal/topology"
+	"github.com/dbt-harvester/harvester/services/internal/webhook"
+)
+
+// Roles says which services run in this process.
+type Roles struct{ Receiver, Fetcher, Normalizer bool }
+
+// Info tells the caller where the running process can be reached.
+type Info struct {
+	HTTPAddr net.Addr // the receiver's address; nil without the receiver role
+	NATSURL  string   // where subscribers connect
+}
+
+// Options are Run's dependencies.
+type Options struct {
+	Config config.Config
+	Roles  Roles
+	Logger *slog.Logger
+	// Ready, if set, is called once everything listens and consumes.
+	Ready func(Info)
+}
+
+// Run runs the roles until ctx is cancelled (then returns nil) or one of them
+// fails (then returns its error, after stopping the others).
+func Run(ctx context.Context, opts Options) error {
+	cfg, log := opts.Config, opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg.NATS.Logger = log.With("component", "nats")
+	conn, closeNATS, err := natsconn.Connect(ctx, cfg.NATS)
+	if err != nil {
+		return err
+	}
+	defer closeNATS()
+	js, err := jetstream.New(conn.NC)
+	if err != nil {
+		return fmt.Errorf("service: jetstream: %w", err)
+	}
+	if err := topology.Ensure(ctx, js, cfg.Topology); err != nil {
+		return err
+	}
+	topo := cfg.Topology.Defaults()
+
+	// Consumers stop after the HTTP server: two contexts, cancelled in order.
+	consCtx, stopConsumers := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopConsumers()
+	failed := make(chan error, 3)
+	var consumers sync.WaitGroup
+	if opts.Roles.Fetcher {
+		f, err := newFetcher(ctx, js, cfg, log)
+		if err != nil {
+			return err
+		}
+		startConsumer(consCtx, &consumers, failed, js, events.StreamRuns, events.DurableFetcher, f.Handle,
+			consume.Options{MaxDeliver: topo.FetcherMaxDeliver, AckWait: topo.FetcherAckWait, OnGiveUp: f.GiveUp,
+				Logger: log.With("component", "fetcher")})
+	}
+	if opts.Roles.Normalizer {
+		n, err := newNormalizer(ctx, js, cfg, log)
+		if err != nil {
+			return err
+		}
+		startConsumer(consCtx, &consumers, failed, js, events.StreamArtifacts, events.DurableNormalizer, n.Handle,
+			consume.Options{MaxDeliver: topo.NormalizerMaxDeliver, AckWait: topo.NormalizerAckWait, OnGiveUp: n.GiveUp,
+				Logger: log.With("component", "normalizer")})
+	}
+
+	info := Info{NATSURL: conn.ClientURL()}
+	httpDone := make(chan error, 1)
+	httpCtx, stopHTTP := context.WithCancel(ctx)
+	defer stopHTTP()
+	if opts.Roles.Receiver {
+		ready := make(chan net.Addr, 1)
+		r := &webhook.Receiver{Secrets: reveal(cfg.WebhookSecrets), JS: js, Log: log.With("component", "receiver")}
+		if len(r.Secrets) == 0 {
+			log.Warn("no DBT_CLOUD_WEBHOOK_SECRET: every webhook will be rejected with 401")
+		}
+		go func() {
+			httpDone <- webhook.Serve(httpCtx, cfg.HTTPAddr, r.Handler(), log, func(a net.Addr) { ready <- a })
+		}()
+		select {
+		case info.HTTPAddr = <-ready:
+		case err := <-httpDone:
+			stopConsumers()
+			consumers.Wait()
+			return err
+		}
+		log.Info("receiver listening", "addr", info.HTTPAddr.String(), "path", webhook.Path)
+	} else {
+		httpDone <- nil
+	}
+	log.Info("harvester running", "nats", info.NATSURL, "receiver", opts.Roles.Receiver,
+		"fetcher", opts.Roles.Fetcher, "normalizer", opts.Roles.Normalizer)
+	if opts.Ready != nil {
+		opts.Ready(info)
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-failed:
+	case runErr = <-httpDone:
+		httpDone <- runErr
+	}
+	stopHTTP()
+	if err := <-httpDone; err != nil && runErr == nil {
+		runErr = err
+	}
+	stopConsumers()
+	consumers.Wait()
+	log.Info("harvester stopped; draining NATS")
+	return runErr
+}
+
+func startConsumer(ctx context.Context, wg *sync.WaitGroup, failed chan<- error, js jetstream.JetStream,
+	stream, durable string, h consume.Handler, opts consume.Options) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		cons, err := js.Consumer(ctx, stream, durable)
+		if err == nil {
+			err = consume.Run(ctx, cons, h, opts)
+		}
+		if err != nil {
+			failed <- fmt.Errorf("service: %s: %w", durable, err)
+		}
+	}()
+}
+
+func newFetcher(ctx context.Context, js jetstream.JetStream, cfg config.Config, log *slog.Logger) (*fetch.Fetcher, error) {
+	store, err := js.ObjectStore(ctx, events.BucketArtifacts)
+	if err != nil {
+		return nil, fmt.Errorf("service: object store: %w", err)
+	}
+	clients := map[int64]*dbtcloud.Client{}
+	for _, a := range cfg.Accounts {
+		c, err := dbtcloud.New(dbtcloud.Options{AccessURL: a.AccessURL, AccountID: a.ID, Token: a.Token.Reveal()})
+		if err != nil {
+			return nil, fmt.Errorf("service: account %d: %w", a.ID, err)
+		}
+		clients[a.ID] = c
+	}
+	if len(clients) == 0 {
+		log.Warn("no dbt Cloud account configured (DBT_CLOUD_ACCOUNT_ID): run events are stored but not harvested")
+	}
+	return &fetch.Fetcher{JS: js, Store: store, Clients: clients, Log: log.With("component", "fetcher")}, nil
+}
+
+func newNormalizer(ctx context.Context, js jetstream.JetStream, cfg config.Config, log *slog.Logger) (*harvest.Normalizer, error) {
+	store, err := js.ObjectStore(ctx, events.BucketArtifacts)
+	if err != nil {
+		return nil, fmt.Errorf("service: object store: %w", err)
+	}
+	kv, err := js.KeyValue(ctx, events.BucketAssets)
+	if err != nil {
+		return nil, fmt.Errorf("service: kv: %w", err)
+	}
+	return &harvest.Normalizer{JS: js, Store: store, KV: kv, IncludeCode: cfg.IncludeCode,
+		Log: log.With("component", "normalizer")}, nil
+}
+
+func reveal(secrets []config.Secret) [][]byte {
+	out := make([][]byte, 0, len(secrets))
+	for _, s := range secrets {
+		out = append(out, []byte(s.Reveal()))
+	}
+	return out
+}
+
+// ErrNeedsNATS is returned when a single service is started without NATS_URL.
+var ErrNeedsNATS = errors.New("NATS_URL is required: the single services share an external NATS (use `harvester serve` for the embedded one)")
