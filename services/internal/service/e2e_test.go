@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"net/http"
+	"os"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
@@ -299,5 +300,55 @@ func TestEndToEndWithoutCatalog(t *testing.T) {
 	}
 	if typed == 0 {
 		t.Error("no column carries a type from the YAML")
+	}
+}
+
+func TestEndToEndMalformedManifest(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := gen.Write(dir, gen.DefaultOptions(5)); err != nil {
+		t.Fatal(err)
+	}
+	// Cut the manifest in the middle of a node: valid start, broken end.
+	manifest := dir + "/manifest.json"
+	b, err := os.ReadFile(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(manifest, b[:len(b)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := startPipeline(t, dir)
+	if _, err := p.cloud.Deliver(t.Context(), "job.run.completed"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	cons, err := p.js.OrderedConsumer(ctx, events.StreamMetadata, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{"dbt.metadata.*.*.*.harvest"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := cons.Next(jetstream.FetchMaxWait(30 * time.Second))
+	if err != nil {
+		t.Fatalf("waiting for the harvest event: %v", err)
+	}
+	ev, err := events.Decode(msg.Data())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Type() != events.TypeHarvestFailed {
+		t.Fatalf("harvest event type = %s, want %s", ev.Type(), events.TypeHarvestFailed)
+	}
+	hf, err := events.DataAs[events.HarvestFailed](ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hf.Stage != "normalize" || !strings.Contains(hf.Reason, "manifest") || hf.Run.RunID != 400 {
+		t.Errorf("harvest.failed = %+v, want stage normalize, a reason naming the manifest, run 400", hf)
+	}
+	schematest.Validate(t, msg.Data())
+	// The service goes on: a webhook is still taken.
+	if _, err := p.cloud.Deliver(t.Context(), "job.run.started"); err != nil {
+		t.Errorf("receiver after the failed harvest: %v", err)
 	}
 }
