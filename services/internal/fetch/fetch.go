@@ -39,6 +39,7 @@ import (
 
 	"github.com/dbt-harvester/harvester/events"
 	"github.com/dbt-harvester/harvester/services/internal/dbtcloud"
+	"github.com/dbt-harvester/harvester/services/internal/harvest"
 	"github.com/dbt-harvester/harvester/services/internal/publish"
 	"github.com/dbt-harvester/harvester/services/internal/retry"
 )
@@ -47,11 +48,16 @@ import (
 // for a re-harvest (replay); absent means generation 1.
 const ExtGeneration = "harvestgeneration"
 
+// ErrCancelled is the reason a cancelled run is skipped: it closes the run's
+// harvest with a harvest-failed event at stage "skip".
+var ErrCancelled = errors.New("the run was cancelled: nothing to harvest")
+
 // Fetcher fetches runs' artifacts. Clients holds one Admin API client per
 // configured account.
 type Fetcher struct {
 	JS      jetstream.JetStream
 	Store   jetstream.ObjectStore
+	Records jetstream.KeyValue // DBT_HARVESTS
 	Clients map[int64]*dbtcloud.Client
 	Log     *slog.Logger
 	Now     func() time.Time
@@ -139,7 +145,7 @@ func (f *Fetcher) Fetch(ctx context.Context, req Request) (events.ArtifactsFetch
 	}
 	switch {
 	case run.IsCancelled || run.Status == dbtcloud.StatusCancelled:
-		return events.ArtifactsFetched{}, retry.Permanent(fmt.Errorf("run %d was cancelled: nothing to harvest", run.ID))
+		return events.ArtifactsFetched{}, retry.Permanent(fmt.Errorf("run %d: %w", run.ID, ErrCancelled))
 	case !run.IsComplete:
 		return events.ArtifactsFetched{}, retry.After(f.notReadyDelay(), fmt.Errorf("run %d is not complete yet (status %s)", run.ID, run.StatusHumanized))
 	}
@@ -324,21 +330,15 @@ func (f *Fetcher) GiveUp(ctx context.Context, msg jetstream.Msg, cause error) {
 		f.log().Error("cannot report failed harvest: unreadable run event", "err", err)
 		return
 	}
-	if err := PublishFailed(ctx, f.JS, events.RunFacts{RunRef: req.Ref, WebhookEventID: req.WebhookEventID},
-		req.Generation, "fetch", cause, f.now()); err != nil {
+	stage := "fetch"
+	if errors.Is(cause, ErrCancelled) {
+		stage = "skip"
+	}
+	failed := events.HarvestFailed{Run: events.RunFacts{RunRef: req.Ref, WebhookEventID: req.WebhookEventID},
+		Generation: req.Generation, Stage: stage, Reason: cause.Error(), Fix: Fix(cause), FailedAt: f.now().UTC()}
+	if err := harvest.Failed(ctx, f.JS, f.Records, failed); err != nil {
 		f.log().Error("cannot publish harvest.failed", "run", req.Ref.RunID, "err", err)
 	}
-}
-
-// PublishFailed publishes a dbt.harvester.harvest.failed event for run.
-func PublishFailed(ctx context.Context, js jetstream.JetStream, run events.RunFacts, gen int, stage string, cause error, now time.Time) error {
-	data := events.HarvestFailed{Run: run, Generation: gen, Stage: stage, Reason: cause.Error(), Fix: Fix(cause), FailedAt: now.UTC()}
-	ev, err := events.New(events.TypeHarvestFailed, events.HarvestID(run.RunRef, gen), run.RunRef, "", data.FailedAt, data)
-	if err != nil {
-		return err
-	}
-	_, err = publish.Event(ctx, js, events.HarvestSubject(run.RunRef), ev)
-	return err
 }
 
 // Fix says what an operator can do about cause, when something can be done.

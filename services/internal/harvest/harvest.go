@@ -35,7 +35,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dbt-harvester/harvester/events"
-	"github.com/dbt-harvester/harvester/services/internal/fetch"
 	"github.com/dbt-harvester/harvester/services/internal/normalize"
 	"github.com/dbt-harvester/harvester/services/internal/publish"
 	"github.com/dbt-harvester/harvester/services/internal/retry"
@@ -45,7 +44,8 @@ import (
 type Normalizer struct {
 	JS          jetstream.JetStream
 	Store       jetstream.ObjectStore
-	KV          jetstream.KeyValue
+	KV          jetstream.KeyValue // DBT_ASSETS
+	Records     jetstream.KeyValue // DBT_HARVESTS
 	Log         *slog.Logger
 	Now         func() time.Time
 	IncludeCode bool
@@ -92,7 +92,9 @@ func (n *Normalizer) GiveUp(ctx context.Context, msg jetstream.Msg, cause error)
 		n.log().Error("cannot report failed harvest: unreadable artifacts event", "err", err)
 		return
 	}
-	if err := fetch.PublishFailed(ctx, n.JS, fetched.Run, fetched.Generation, "normalize", cause, n.now()); err != nil {
+	failed := events.HarvestFailed{Run: fetched.Run, Generation: fetched.Generation, Stage: "normalize",
+		Reason: cause.Error(), Fix: normalizeFix(cause), FailedAt: n.now().UTC()}
+	if err := Failed(ctx, n.JS, n.Records, failed); err != nil {
 		n.log().Error("cannot publish harvest.failed", "run", fetched.Run.RunID, "err", err)
 	}
 }
@@ -135,6 +137,10 @@ func (n *Normalizer) Harvest(ctx context.Context, fetched events.ArtifactsFetche
 		return done, retry.Permanent(err)
 	}
 	if _, err := publish.Event(ctx, n.JS, events.HarvestSubject(ref), ev); err != nil {
+		return done, err
+	}
+	if err := record(ctx, n.Records, events.HarvestRecord{Run: ref, Generation: done.Generation,
+		Status: "completed", Assets: done.Assets, At: done.CompletedAt}); err != nil {
 		return done, err
 	}
 	n.log().Info("harvest completed", "account", ref.AccountID, "run", ref.RunID, "assets", done.Assets,

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -127,6 +128,23 @@ func (p *pipeline) harvest(t *testing.T) (assets []events.Asset, raw [][]byte, c
 	}
 }
 
+func (p *pipeline) record(t *testing.T, run int64) events.HarvestRecord {
+	t.Helper()
+	kv, err := p.js.KeyValue(t.Context(), events.BucketHarvests)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := kv.Get(t.Context(), events.HarvestKey(1, run))
+	if err != nil {
+		t.Fatalf("DBT_HARVESTS get %s: %v", events.HarvestKey(1, run), err)
+	}
+	var rec events.HarvestRecord
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
+
 func streamCounts(t *testing.T, js jetstream.JetStream) map[string]uint64 {
 	t.Helper()
 	out := map[string]uint64{}
@@ -213,6 +231,11 @@ func TestEndToEnd(t *testing.T) {
 		}
 		if done.ArtifactVersions[events.ManifestJSON] != "https://schemas.getdbt.com/dbt/manifest/v12.json" {
 			t.Errorf("artifact versions = %v", done.ArtifactVersions)
+		}
+	})
+	t.Run("harvest recorded", func(t *testing.T) {
+		if rec := p.record(t, 400); rec.Status != "completed" || rec.Assets != want || rec.Generation != 1 {
+			t.Errorf("DBT_HARVESTS record = %+v, want completed with %d assets, generation 1", rec, want)
 		}
 	})
 	t.Run("events match their schemas", func(t *testing.T) {
@@ -347,6 +370,9 @@ func TestEndToEndMalformedManifest(t *testing.T) {
 		t.Errorf("harvest.failed = %+v, want stage normalize, a reason naming the manifest, run 400", hf)
 	}
 	schematest.Validate(t, msg.Data())
+	if rec := p.record(t, 400); rec.Status != "failed" || rec.Stage != "normalize" {
+		t.Errorf("DBT_HARVESTS record = %+v, want failed at normalize", rec)
+	}
 	// The service goes on: a webhook is still taken.
 	if _, err := p.cloud.Deliver(t.Context(), "job.run.started"); err != nil {
 		t.Errorf("receiver after the failed harvest: %v", err)

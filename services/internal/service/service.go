@@ -174,7 +174,11 @@ func newFetcher(ctx context.Context, js jetstream.JetStream, cfg config.Config, 
 	if len(clients) == 0 {
 		log.Warn("no dbt Cloud account configured (DBT_CLOUD_ACCOUNT_ID): run events are stored but not harvested")
 	}
-	return &fetch.Fetcher{JS: js, Store: store, Clients: clients, Log: log.With("component", "fetcher")}, nil
+	records, err := js.KeyValue(ctx, events.BucketHarvests)
+	if err != nil {
+		return nil, fmt.Errorf("service: kv: %w", err)
+	}
+	return &fetch.Fetcher{JS: js, Store: store, Records: records, Clients: clients, Log: log.With("component", "fetcher")}, nil
 }
 
 func newNormalizer(ctx context.Context, js jetstream.JetStream, cfg config.Config, log *slog.Logger) (*harvest.Normalizer, error) {
@@ -186,7 +190,11 @@ func newNormalizer(ctx context.Context, js jetstream.JetStream, cfg config.Confi
 	if err != nil {
 		return nil, fmt.Errorf("service: kv: %w", err)
 	}
-	return &harvest.Normalizer{JS: js, Store: store, KV: kv, IncludeCode: cfg.IncludeCode,
+	records, err := js.KeyValue(ctx, events.BucketHarvests)
+	if err != nil {
+		return nil, fmt.Errorf("service: kv: %w", err)
+	}
+	return &harvest.Normalizer{JS: js, Store: store, KV: kv, Records: records, IncludeCode: cfg.IncludeCode,
 		Log: log.With("component", "normalizer")}, nil
 }
 

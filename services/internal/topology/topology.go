@@ -1,7 +1,7 @@
 // Package topology creates or updates everything the contract names on
 // JetStream: the streams DBT_RUNS, DBT_ARTIFACTS and DBT_METADATA (limits
 // retention, so history can be replayed), the object store DBT_ARTIFACTS, the
-// KV bucket DBT_ASSETS, and the durable pull consumers "fetcher" and
+// KV buckets DBT_ASSETS and DBT_HARVESTS, and the durable pull consumers "fetcher" and
 // "normalizer" with explicit ack, AckWait and MaxDeliver. Ensure is
 // idempotent: every service calls it at start.
 package topology
@@ -123,6 +123,12 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c Config) error {
 		Storage: jetstream.FileStorage, Replicas: c.Replicas, History: 1, Compression: true,
 	}); err != nil {
 		return fmt.Errorf("topology: ensure kv %s: %w", events.BucketAssets, err)
+	}
+	if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: events.BucketHarvests, Description: "how each run's latest harvest ended: <account>.<run>",
+		Storage: jetstream.FileStorage, Replicas: c.Replicas, History: 5,
+	}); err != nil {
+		return fmt.Errorf("topology: ensure kv %s: %w", events.BucketHarvests, err)
 	}
 	for stream, cc := range c.Consumers() {
 		if _, err := js.CreateOrUpdateConsumer(ctx, stream, cc); err != nil {

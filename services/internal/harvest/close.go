@@ -1,0 +1,52 @@
+package harvest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dbt-harvester/harvester/events"
+	"github.com/dbt-harvester/harvester/services/internal/publish"
+	"github.com/dbt-harvester/harvester/services/internal/retry"
+)
+
+// Failed closes a run's harvest without metadata: it publishes the
+// harvest-failed event (its ID is the run's harvest ID, so a run's harvest
+// closes once) and records the outcome in DBT_HARVESTS.
+func Failed(ctx context.Context, js jetstream.JetStream, records jetstream.KeyValue, f events.HarvestFailed) error {
+	ref := f.Run.RunRef
+	ev, err := events.New(events.TypeHarvestFailed, events.HarvestID(ref, f.Generation), ref, "", f.FailedAt, f)
+	if err != nil {
+		return err
+	}
+	if _, err := publish.Event(ctx, js, events.HarvestSubject(ref), ev); err != nil {
+		return err
+	}
+	return record(ctx, records, events.HarvestRecord{Run: ref, Generation: f.Generation, Status: "failed",
+		Stage: f.Stage, Reason: f.Reason, At: f.FailedAt})
+}
+
+// record writes how a run's harvest ended to DBT_HARVESTS (when configured).
+func record(ctx context.Context, kv jetstream.KeyValue, rec events.HarvestRecord) error {
+	if kv == nil {
+		return nil
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("record harvest of run %d: %w", rec.Run.RunID, err)
+	}
+	if _, err := kv.Put(ctx, events.HarvestKey(rec.Run.AccountID, rec.Run.RunID), b); err != nil {
+		return fmt.Errorf("record harvest of run %d: %w", rec.Run.RunID, err)
+	}
+	return nil
+}
+
+// normalizeFix says what to do about a normalizer failure.
+func normalizeFix(cause error) string {
+	if retry.IsPermanent(cause) {
+		return "the artifact cannot be read as dbt wrote it; check the run in dbt Cloud, and report the reason with the artifact's dbt version if dbt itself produced it"
+	}
+	return "the harvest gave up after repeated transient failures (NATS unavailable?); check the harvester's logs; the run event stays in DBT_RUNS for a re-harvest"
+}
