@@ -1,12 +1,190 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/dbt-harvester/harvester/events"
+	"github.com/dbt-harvester/harvester/services/internal/artifact"
+	"github.com/dbt-harvester/harvester/services/internal/normalize"
 )
 
-// runNormalize is a placeholder replaced by the real command.
+// runNormalize is `harvester normalize PATH...`: it normalizes local dbt
+// artifacts, with no NATS and no dbt Cloud, and writes one events.Asset per
+// line (NDJSON, the data of the asset events) to stdout and the summary to
+// stderr. PATH is a target/ folder, or artifact files recognised by name or
+// by their dbt_schema_version.
 func runNormalize(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	return errors.New("normalize: not implemented yet")
+	fs := flag.NewFlagSet("normalize", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: harvester normalize [flags] PATH...\n\nPATH is a dbt target/ folder or artifact files.\n\nflags:")
+		fs.PrintDefaults()
+	}
+	includeCode := fs.Bool("include-code", getenv("HARVESTER_INCLUDE_CODE") == "1", "keep raw and compiled code (also HARVESTER_INCLUDE_CODE=1)")
+	var ref events.RunRef
+	fs.Int64Var(&ref.AccountID, "account", 0, "dbt Cloud account ID of the run context")
+	fs.Int64Var(&ref.ProjectID, "project", 0, "dbt Cloud project ID")
+	fs.Int64Var(&ref.EnvironmentID, "environment", 0, "dbt Cloud environment ID")
+	fs.Int64Var(&ref.JobID, "job", 0, "dbt Cloud job ID")
+	fs.Int64Var(&ref.RunID, "run", 0, "dbt Cloud run ID")
+	paths, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(paths) == 0 {
+		fs.Usage()
+		return errors.New("normalize: no PATH given")
+	}
+	files, err := findArtifacts(paths)
+	if err != nil {
+		return err
+	}
+	return normalizeFiles(ctx, files, normalize.Options{Ref: ref, IncludeCode: *includeCode}, stdout, stderr)
+}
+
+// parseInterleaved parses flags that may come before, between or after the
+// positional arguments, and returns the positional ones.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// findArtifacts maps artifact file names (manifest.json, ...) to paths.
+func findArtifacts(paths []string) (map[string]string, error) {
+	files := map[string]string{}
+	add := func(name, path string) error {
+		if prev, ok := files[name]; ok && prev != path {
+			return fmt.Errorf("normalize: two %s: %s and %s", name, prev, path)
+		}
+		files[name] = path
+		return nil
+	}
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("normalize: %w", err)
+		}
+		if st.IsDir() {
+			for _, name := range knownArtifacts() {
+				if _, err := os.Stat(filepath.Join(p, name)); err == nil {
+					if err := add(name, filepath.Join(p, name)); err != nil {
+						return nil, err
+					}
+				}
+			}
+			continue
+		}
+		name, err := artifactName(p)
+		if err != nil {
+			return nil, err
+		}
+		if err := add(name, p); err != nil {
+			return nil, err
+		}
+	}
+	if files[events.ManifestJSON] == "" {
+		return nil, fmt.Errorf("normalize: no manifest.json in %s", strings.Join(paths, ", "))
+	}
+	return files, nil
+}
+
+func knownArtifacts() []string {
+	return []string{events.ManifestJSON, events.RunResultsJSON, events.CatalogJSON, events.SourcesJSON, events.SemanticManifestJSON}
+}
+
+// artifactName recognises a file by its name, else by its content.
+func artifactName(path string) (string, error) {
+	if base := filepath.Base(path); slices.Contains(knownArtifacts(), base) {
+		return base, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("normalize: %w", err)
+	}
+	defer f.Close()
+	kind, err := artifact.Sniff(bufio.NewReader(f))
+	if err != nil {
+		return "", fmt.Errorf("normalize: %s: %w", path, err)
+	}
+	name := kind.FileName()
+	if kind == "" || !slices.Contains(knownArtifacts(), name) {
+		return "", fmt.Errorf("normalize: %s is not a dbt artifact this command reads", path)
+	}
+	return name, nil
+}
+
+// normalizeFiles opens the artifacts and writes the assets and the summary.
+func normalizeFiles(ctx context.Context, files map[string]string, opts normalize.Options, stdout, stderr io.Writer) error {
+	readers := map[string]io.Reader{}
+	for name, path := range files {
+		f, err := os.Open(path)
+		if err != nil {
+			return fmt.Errorf("normalize: %w", err)
+		}
+		defer f.Close()
+		readers[name] = bufio.NewReaderSize(f, 256<<10)
+	}
+	in := normalize.Input{
+		Manifest:         readers[events.ManifestJSON],
+		RunResults:       readers[events.RunResultsJSON],
+		Catalog:          readers[events.CatalogJSON],
+		Sources:          readers[events.SourcesJSON],
+		SemanticManifest: readers[events.SemanticManifestJSON],
+	}
+	out := bufio.NewWriterSize(stdout, 256<<10)
+	enc := json.NewEncoder(out)
+	sum, err := normalize.Normalize(ctx, in, opts, func(a events.Asset) error { return enc.Encode(a) })
+	if ferr := out.Flush(); err == nil && ferr != nil {
+		err = fmt.Errorf("normalize: write: %w", ferr)
+	}
+	if err != nil {
+		return err
+	}
+	if in.Catalog == nil {
+		sum.Warnings = append(sum.Warnings, "catalog.json absent: column types come from the YAML only, no table stats")
+	}
+	printSummary(stderr, sum)
+	return nil
+}
+
+func printSummary(w io.Writer, sum normalize.Summary) {
+	fmt.Fprintf(w, "normalized %d assets:", sum.Assets)
+	for _, k := range slices.Sorted(maps.Keys(sum.Counts)) {
+		fmt.Fprintf(w, " %s=%d", k, sum.Counts[k])
+	}
+	fmt.Fprintln(w)
+	if len(sum.ResultStatuses) > 0 {
+		fmt.Fprint(w, "results:")
+		for _, k := range slices.Sorted(maps.Keys(sum.ResultStatuses)) {
+			fmt.Fprintf(w, " %s=%d", k, sum.ResultStatuses[k])
+		}
+		t := sum.Tests
+		fmt.Fprintf(w, "\ntests: pass=%d warn=%d fail=%d error=%d skipped=%d other=%d\n", t.Pass, t.Warn, t.Fail, t.Error, t.Skipped, t.Other)
+	}
+	for _, k := range slices.Sorted(maps.Keys(sum.ArtifactVersions)) {
+		fmt.Fprintf(w, "%s: %s\n", k, sum.ArtifactVersions[k])
+	}
+	for _, warn := range sum.Warnings {
+		fmt.Fprintln(w, "warning:", warn)
+	}
 }
