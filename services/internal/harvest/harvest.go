@@ -24,12 +24,14 @@
 package harvest
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -157,12 +159,19 @@ func (n *Normalizer) open(ctx context.Context, fetched events.ArtifactsFetched) 
 			c.Close()
 		}
 	}
-	for _, a := range fetched.Artifacts {
+	arts := slices.Clone(fetched.Artifacts)
+	slices.SortStableFunc(arts, func(a, b events.StoredArtifact) int { return cmp.Compare(a.Step, b.Step) })
+	for _, a := range arts {
 		var dst *io.Reader
 		switch a.Name {
 		case events.ManifestJSON:
-			dst = &in.Manifest
+			dst = &in.Manifest // the last command step's, when several steps stored one
 		case events.RunResultsJSON:
+			if in.RunResults != nil { // a later command step: its results win
+				in.MoreRunResults = append(in.MoreRunResults, nil)
+				dst = &in.MoreRunResults[len(in.MoreRunResults)-1]
+				break
+			}
 			dst = &in.RunResults
 		case events.CatalogJSON:
 			dst = &in.Catalog

@@ -3,6 +3,7 @@ package normalize
 import (
 	"context"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 
@@ -37,14 +38,23 @@ func (n *normalizer) readIndexes(ctx context.Context, in Input) error {
 			return err
 		}
 	}
-	if in.RunResults != nil {
-		info, err := artifact.ReadRunResults(ctx, in.RunResults, n.addResult)
+	for _, rr := range append([]io.Reader{in.RunResults}, in.MoreRunResults...) {
+		if rr == nil {
+			continue
+		}
+		before := map[*events.Result]bool{}
+		for _, r := range n.idx.results {
+			before[r] = true
+		}
+		info, err := artifact.ReadRunResults(ctx, rr, n.addResult)
 		if err := n.noteInfo(info, err); err != nil {
 			return err
 		}
 		n.invocationID = string(info.Metadata.InvocationID)
 		for _, r := range n.idx.results {
-			r.InvocationID = n.invocationID
+			if !before[r] {
+				r.InvocationID = n.invocationID
+			}
 		}
 	}
 	if in.Sources != nil {

@@ -16,6 +16,9 @@ import (
 type Input struct {
 	Manifest                                       io.Reader
 	RunResults, Catalog, Sources, SemanticManifest io.Reader
+	// MoreRunResults are the run results of further command steps of the same
+	// run, in step order; a later step's result for a node replaces an earlier one.
+	MoreRunResults []io.Reader
 }
 
 // Options tune a normalization.
