@@ -36,7 +36,7 @@ func runDemo(ctx context.Context, args []string, _ func(string) string, stdout, 
 	fs.SetOutput(stderr)
 	dir := fs.String("dir", "./demo", "working folder: generated artifacts, NATS store, logs (emptied first)")
 	models := fs.Int("models", 40, "models in the generated project")
-	show := fs.Int("show", 5, "asset events to print in full")
+	show := fs.Int("show", 3, "asset events of each resource type to print")
 	timeout := fs.Duration("timeout", 50*time.Second, "give up after this long")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -224,7 +224,7 @@ func subscribe(ctx context.Context, nc *nats.Conn) (jetstream.MessagesContext, e
 func printHarvest(ctx context.Context, it jetstream.MessagesContext, w io.Writer, show int, children ...*child) error {
 	stopOnDone := context.AfterFunc(ctx, it.Stop)
 	defer stopOnDone()
-	assets := 0
+	assets, perType := 0, map[string]int{}
 	for {
 		msg, err := it.Next()
 		if err != nil {
@@ -242,10 +242,18 @@ func printHarvest(ctx context.Context, it jetstream.MessagesContext, w io.Writer
 		switch ev.Type() {
 		case events.TypeAssetHarvested:
 			assets++
-			if assets <= show {
-				fmt.Fprintf(w, "%s  %s\n%s\n\n", msg.Subject(), ev.Type(), indent(ev.Data(), 1200))
-			} else if assets%100 == 0 || assets == show+1 {
-				fmt.Fprintf(w, "... %d asset events so far\n", assets)
+			a, err := events.DataAs[events.Asset](ev)
+			if err != nil {
+				return fmt.Errorf("demo: %w", err)
+			}
+			perType[a.ResourceType]++
+			switch n := perType[a.ResourceType]; {
+			case a.ResourceType == "model" && n == 1:
+				fmt.Fprintf(w, "%s  %s\n%s\n", msg.Subject(), ev.Type(), indent(ev.Data(), 3000))
+			case n <= show:
+				fmt.Fprintf(w, "%-45s %s\n", msg.Subject(), assetLine(a))
+			case n == show+1:
+				fmt.Fprintf(w, "%-45s ... more %s assets\n", msg.Subject(), a.ResourceType)
 			}
 		case events.TypeHarvestCompleted:
 			fmt.Fprintf(w, "\n%s  %s (after %d asset events)\n%s\n", msg.Subject(), ev.Type(), assets, indent(ev.Data(), 4000))
@@ -256,6 +264,28 @@ func printHarvest(ctx context.Context, it jetstream.MessagesContext, w io.Writer
 			return fmt.Errorf("demo: harvest failed: %s", hf.Reason)
 		}
 	}
+}
+
+// assetLine is one line about an asset: what a catalog would show first.
+func assetLine(a events.Asset) string {
+	var b strings.Builder
+	b.WriteString(a.UniqueID)
+	if a.RelationName != "" {
+		fmt.Fprintf(&b, "  %s", a.RelationName)
+	}
+	if len(a.Columns) > 0 {
+		fmt.Fprintf(&b, "  %d columns", len(a.Columns))
+	}
+	if len(a.DependsOn) > 0 {
+		fmt.Fprintf(&b, "  %d upstream", len(a.DependsOn))
+	}
+	if len(a.Tests) > 0 {
+		fmt.Fprintf(&b, "  %d tests", len(a.Tests))
+	}
+	if a.Result != nil {
+		fmt.Fprintf(&b, "  result %s in %.2fs", a.Result.Status, a.Result.ExecutionTime)
+	}
+	return b.String()
 }
 
 // indent pretty-prints JSON, cut at max bytes.
