@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/dbt-harvester/harvester/services/internal/dbtcloud"
 	"github.com/dbt-harvester/harvester/services/internal/devcloud"
@@ -310,71 +309,4 @@ func TestRetiredHost(t *testing.T) {
 	if !retry.IsPermanent(err) || !strings.Contains(err.Error(), "own access URL") {
 		t.Errorf("GetRun via cloud.getdbt.com = %v, want a permanent error about the account's access URL", err)
 	}
-}
-
-func TestFaults(t *testing.T) {
-	ctx := t.Context()
-	t.Run("429 with Retry-After", func(t *testing.T) {
-		c, _ := setup(t, devcloud.Config{RateLimit: 1, RetryAfter: 7}, dbtcloud.Options{})
-		_, err := c.GetRun(ctx, 400)
-		if d, ok := retry.Delay(err); !ok || d != 7*time.Second || retry.IsPermanent(err) {
-			t.Errorf("GetRun under rate limit = %v (delay %v, %v), want After(7s)", err, d, ok)
-		}
-		if _, err := c.GetRun(ctx, 400); err != nil {
-			t.Errorf("GetRun after the limit: %v", err)
-		}
-	})
-	t.Run("429 without Retry-After", func(t *testing.T) {
-		c, _ := setup(t, devcloud.Config{RateLimit: 1}, dbtcloud.Options{})
-		_, _, err := c.Artifact(ctx, 400, "manifest.json", 0)
-		if d, ok := retry.Delay(err); !ok || d != dbtcloud.DefaultCooldown {
-			t.Errorf("Artifact under rate limit = %v (delay %v, %v), want After(5m)", err, d, ok)
-		}
-	})
-	t.Run("503", func(t *testing.T) {
-		c, _ := setup(t, devcloud.Config{Fail5xx: 2}, dbtcloud.Options{})
-		for range 2 {
-			_, _, err := c.Artifact(ctx, 400, "manifest.json", 0)
-			var apiErr *dbtcloud.APIError
-			_, delayed := retry.Delay(err)
-			if err == nil || retry.IsPermanent(err) || delayed || !errors.As(err, &apiErr) || apiErr.StatusCode != 503 {
-				t.Fatalf("Artifact under Fail5xx = %v, want a transient 503", err)
-			}
-		}
-		body, _, err := c.Artifact(ctx, 400, "manifest.json", 0)
-		if err != nil {
-			t.Fatalf("Artifact after the faults: %v", err)
-		}
-		body.Close()
-	})
-	t.Run("truncated body", func(t *testing.T) {
-		c, _ := setup(t, devcloud.Config{TruncateArtifacts: 1}, dbtcloud.Options{})
-		body, n, err := c.Artifact(ctx, 400, "manifest.json", 0)
-		if err != nil {
-			t.Fatalf("Artifact: %v", err)
-		}
-		b, err := io.ReadAll(body)
-		body.Close()
-		if !errors.Is(err, io.ErrUnexpectedEOF) || int64(len(b)) >= n {
-			t.Errorf("reading a truncated artifact = %d of %d bytes, %v; want io.ErrUnexpectedEOF", len(b), n, err)
-		}
-		body, n, err = c.Artifact(ctx, 400, "manifest.json", 0)
-		if err != nil {
-			t.Fatalf("Artifact after the fault: %v", err)
-		}
-		b, err = io.ReadAll(body)
-		body.Close()
-		if err != nil || int64(len(b)) != n {
-			t.Errorf("Artifact after the fault read %d of %d bytes, %v", len(b), n, err)
-		}
-	})
-	t.Run("latency past the deadline", func(t *testing.T) {
-		c, _ := setup(t, devcloud.Config{Latency: time.Second}, dbtcloud.Options{})
-		dctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-		defer cancel()
-		_, err := c.GetRun(dctx, 400)
-		if !errors.Is(err, context.DeadlineExceeded) || retry.IsPermanent(err) {
-			t.Errorf("GetRun past its deadline = %v, want a transient deadline error", err)
-		}
-	})
 }

@@ -1,6 +1,7 @@
-// Package dbtcloud is the dbt Cloud Admin API v2 client the fetcher uses: get
-// a run with its steps and job, list runs, list and download run artifacts,
-// get a job.
+// Package dbtcloud is the dbt Cloud Admin API client: v2 runs (get, list
+// with filters), run artifacts (list, download), jobs and the account; v3
+// projects, environments and webhook subscriptions (list, create, get,
+// update, delete, test).
 //
 // # Errors
 //
@@ -18,8 +19,26 @@
 //     (transient) errors.
 //
 // Every HTTP error is also an [*APIError], for callers that want the status.
-// The client itself never retries: the consumer redelivers the message.
-// The API token never appears in an error, a log line or a panic value.
+// The API token never appears in an error, a log line or a panic value, and
+// a subscription's [Secret] prints as "[redacted]".
+//
+// # Rate limits and retries
+//
+// All requests of a Client pass one limiter, safe for concurrent use: a
+// steady rate (Options.RequestsPerSecond, default [DefaultRequestsPerSecond])
+// and, after a 429, a cooldown (Retry-After, else Options.Cooldown, default
+// [DefaultCooldown]) that every request waits for, not only the one that
+// got the 429. That one still returns [retry.After] so that its message is
+// redelivered late; a request whose ctx deadline falls inside the cooldown
+// returns [retry.After] at once, without a request. Both wrap
+// [ErrRateLimited].
+//
+// A GET that fails with a 5xx, a timeout, a reset connection or a JSON body
+// cut short is tried again in the client, up to Options.MaxAttempts (3)
+// with capped exponential backoff and jitter, but never once a body was
+// handed to the caller ([Client.Artifact]'s body is the caller's) and never
+// after ctx is done; the last error stays transient. POST, PUT, DELETE and
+// the test delivery are sent once.
 //
 // # Bodies
 //

@@ -45,10 +45,13 @@ func (e *APIError) Error() string {
 	return b.String()
 }
 
-// Unwrap makes a 404 match ErrNotFound.
+// Unwrap makes a 404 match ErrNotFound and a 429 ErrRateLimited.
 func (e *APIError) Unwrap() error {
-	if e.StatusCode == http.StatusNotFound {
+	switch e.StatusCode {
+	case http.StatusNotFound:
 		return ErrNotFound
+	case http.StatusTooManyRequests:
+		return ErrRateLimited
 	}
 	return nil
 }
@@ -81,7 +84,7 @@ func (c *Client) classify(method, path string, resp *http.Response, body []byte,
 	case code == http.StatusNotFound:
 		return e
 	case code == http.StatusTooManyRequests:
-		return retry.After(retryAfter(resp.Header, now), e)
+		return retry.After(retryAfter(resp.Header, now, c.cooldown), e)
 	case code >= 500:
 		return e
 	default:
@@ -126,8 +129,8 @@ func isRetiredHost(host string) bool {
 }
 
 // retryAfter reads Retry-After (seconds or an HTTP date), then dbt's SCIM
-// header x-rate-limit-retry-after-seconds, else DefaultCooldown.
-func retryAfter(h http.Header, now time.Time) time.Duration {
+// header x-rate-limit-retry-after-seconds, else fallback.
+func retryAfter(h http.Header, now time.Time, fallback time.Duration) time.Duration {
 	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
 		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
 			return time.Duration(min(n, 86400)) * time.Second
@@ -141,7 +144,7 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 			return time.Duration(min(n, 86400)) * time.Second
 		}
 	}
-	return DefaultCooldown
+	return fallback
 }
 
 // redact removes the token from text that came from the server.

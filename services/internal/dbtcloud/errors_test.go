@@ -24,7 +24,7 @@ func TestRetryAfter(t *testing.T) {
 		{"scim header", http.Header{"X-Rate-Limit-Retry-After-Seconds": {"7"}}, 7 * time.Second},
 	}
 	for _, tt := range tests {
-		if got := retryAfter(tt.header, now); got != tt.want {
+		if got := retryAfter(tt.header, now, DefaultCooldown); got != tt.want {
 			t.Errorf("retryAfter(%s) = %v, want %v", tt.name, got, tt.want)
 		}
 	}

@@ -28,7 +28,11 @@ func Run(ctx context.Context, cfg Config, listen string, ready func(baseURL stri
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	base := baseURL(ln.Addr())
-	s.log.Info("devcloud: serving", "url", base, "account", s.cfg.AccountID, "job", s.cfg.JobID, "run", s.cfg.RunID)
+	if len(s.cfg.Accounts) > 0 {
+		s.log.Info("devcloud: serving", "url", base, "accounts", len(s.accounts), "runs", len(s.runs))
+	} else {
+		s.log.Info("devcloud: serving", "url", base, "account", s.cfg.AccountID, "job", s.cfg.JobID, "run", s.cfg.RunID)
+	}
 	if ready != nil {
 		ready(base)
 	}

@@ -2,6 +2,7 @@ package devcloud
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -137,6 +138,7 @@ type jobObject struct {
 		GitProviderWebhook bool `json:"git_provider_webhook"`
 		CustomBranchOnly   bool `json:"custom_branch_only"`
 		Schedule           bool `json:"schedule"`
+		OnMerge            bool `json:"on_merge"`
 	} `json:"triggers"`
 	Settings struct {
 		Threads    int    `json:"threads"`
@@ -160,56 +162,85 @@ type jobObject struct {
 	JobType          string  `json:"job_type"`
 }
 
-func (s *Server) jobJSON() *jobObject {
-	jobCreated := time.Date(2025, 6, 2, 9, 14, 27, 512933000, time.UTC) // when the simulated job was defined
-	j := &jobObject{
-		GenerateDocs: s.hasDocs, RunGenerateSources: s.hasSrc,
-		ID: s.cfg.JobID, AccountID: s.cfg.AccountID, ProjectID: s.cfg.ProjectID, EnvironmentID: s.cfg.EnvironmentID,
-		Name:         s.cfg.JobName,
+// jobJSON renders j as the v2 API does.
+func jobJSON(j *job) *jobObject {
+	jobCreated := time.Date(2025, 6, 2, 9, 14, 27, 512933000, time.UTC) // when the simulated jobs were defined
+	o := &jobObject{
+		GenerateDocs: j.generateDocs, RunGenerateSources: j.runGenerateSources,
+		ID: j.id, AccountID: j.acct().id, ProjectID: j.env.proj.id, EnvironmentID: j.env.id,
+		Name:         j.name,
 		CreatedAt:    jobCreated.Format("2006-01-02T15:04:05.000000+00:00"),
 		UpdatedAt:    jobCreated.Add(37 * time.Second).Format("2006-01-02T15:04:05.000000+00:00"),
-		ExecuteSteps: []string{"dbt build"},
-		State:        1, GenerateSources: s.hasSrc,
-		CronHumanized: "At 06:00 AM", JobType: "scheduled",
+		ExecuteSteps: slices.Clone(j.executeSteps),
+		State:        1, GenerateSources: j.runGenerateSources,
+		JobType: j.jobType,
 	}
-	j.Triggers.Schedule = true
-	j.Triggers.CustomBranchOnly = true
-	j.Settings.Threads, j.Settings.TargetName = 4, "default"
-	j.Schedule.Cron = "0 6 * * *"
-	j.Schedule.Date.Type, j.Schedule.Time.Type = "every_day", "at_exact_hours"
-	return j
+	o.Settings.Threads, o.Settings.TargetName = 4, "default"
+	switch j.jobType {
+	case "ci":
+		o.Triggers.GithubWebhook, o.Triggers.GitProviderWebhook = true, true
+		o.CronHumanized = "Every hour"
+		o.Schedule.Cron = "0 * * * *"
+		o.Schedule.Date.Type, o.Schedule.Time.Type, o.Schedule.Time.Interval = "every_day", "every_hour", 1
+		o.Settings.TargetName = "ci"
+	case "merge":
+		o.Triggers.OnMerge = true
+		o.CronHumanized = "Every hour"
+		o.Schedule.Cron = "0 * * * *"
+		o.Schedule.Date.Type, o.Schedule.Time.Type, o.Schedule.Time.Interval = "every_day", "every_hour", 1
+	default:
+		o.Triggers.Schedule = j.jobType == "scheduled"
+		o.Triggers.CustomBranchOnly = true
+		o.CronHumanized = "At 06:00 AM"
+		o.Schedule.Cron = "0 6 * * *"
+		o.Schedule.Date.Type, o.Schedule.Time.Type = "every_day", "at_exact_hours"
+	}
+	return o
 }
 
-// runJSON renders run as dbt does, with the related objects asked for.
-func (s *Server) runJSON(run runSpec, rel map[string]bool, now time.Time) *runObject {
-	steps, times := s.runSteps(run)
-	started, finished := times[0].start, run.finished
+// runJSON renders r as dbt does, with the related objects asked for; the
+// caller holds s.mu.
+func (s *Server) runJSON(r *run, rel map[string]bool, now time.Time) *runObject {
+	steps, times, codes := runSteps(r, now)
+	j := r.job
+	started, finished := r.started, r.finished
 	dequeued := started.Add(-4 * time.Second)
-	created := dequeued.Add(-9*time.Second - 318*time.Microsecond)
-	c := s.cfg
-	o := &runObject{
-		ID: run.id, TriggerID: run.id + 1_000_000, AccountID: c.AccountID, EnvironmentID: c.EnvironmentID,
-		ProjectID: c.ProjectID, JobDefinitionID: c.JobID, Status: run.status, DBTVersion: c.DBTVersion,
-		GitBranch: "main", GitSHA: fmt.Sprintf("%040x", run.id*7919),
-		ExecutedByThreadID:  fmt.Sprintf("dbt-run-%d-x7k2q", run.id),
-		ArtifactsSaved:      run.status != statusCancelled,
-		ArtifactS3Path:      fmt.Sprintf("prod-us-c1/runs/%d/artifacts/target", run.id),
-		HasDocsGenerated:    s.hasDocs && run.status != statusCancelled,
-		HasSourcesGenerated: s.hasSrc,
-		NotificationsSent:   true, BlockedBy: []int64{}, ScribeEnabled: true,
-		CreatedAt: pyTS(created), UpdatedAt: pyTS(finished.Add(73 * time.Millisecond)),
-		DequeuedAt: pyTS(dequeued), StartedAt: pyTS(started), FinishedAt: pyTS(finished),
-		RunSteps:        []stepObject{},
-		StatusHumanized: humanStatus(run.status), IsComplete: true,
-		IsSuccess: run.status == statusSuccess, IsError: run.status == statusError, IsCancelled: run.status == statusCancelled,
-		Href:     fmt.Sprintf("https://devcloud.local/deploy/%d/projects/%d/runs/%d/", c.AccountID, c.ProjectID, run.id),
-		Duration: clock(finished.Sub(created)), QueuedDuration: clock(started.Sub(created)), RunDuration: clock(finished.Sub(started)),
-		DurationHumanized: humanize(finished.Sub(created)), QueuedDurationHumanized: humanize(started.Sub(created)),
-		RunDurationHumanized: humanize(finished.Sub(started)),
-		CreatedAtHumanized:   humanize(now.Sub(created)) + " ago", FinishedAtHumanized: humanize(now.Sub(finished)) + " ago",
-		JobID: c.JobID, CanRetry: run.status != statusSuccess,
+	created := r.created
+	end := finished
+	if !r.complete() {
+		end = now
 	}
-	switch run.status {
+	arts := s.runArtifacts(r)
+	o := &runObject{
+		ID: r.id, TriggerID: r.id + 1_000_000, AccountID: j.acct().id, EnvironmentID: j.env.id,
+		ProjectID: j.env.proj.id, JobDefinitionID: j.id, Status: r.status, DBTVersion: j.env.dbtVersion,
+		GitBranch: "main", GitSHA: fmt.Sprintf("%040x", r.id*7919),
+		ExecutedByThreadID:  fmt.Sprintf("dbt-run-%d-x7k2q", r.id),
+		ArtifactsSaved:      r.complete() && r.status != statusCancelled,
+		ArtifactS3Path:      fmt.Sprintf("prod-us-c1/runs/%d/artifacts/target", r.id),
+		HasDocsGenerated:    r.complete() && r.status != statusCancelled && j.generateDocs && hasFile(arts, kindDocs, steps, "catalog.json"),
+		HasSourcesGenerated: r.complete() && j.runGenerateSources && hasFile(arts, kindFreshness, steps, "sources.json"),
+		NotificationsSent:   r.complete(), BlockedBy: []int64{}, ScribeEnabled: true,
+		CreatedAt: pyTS(created), UpdatedAt: pyTS(end.Add(73 * time.Millisecond)),
+		DequeuedAt: pyTS(dequeued), StartedAt: pyTS(started),
+		RunSteps:        []stepObject{},
+		StatusHumanized: humanStatus(r.status), IsComplete: r.complete(), InProgress: !r.complete(), IsRunning: !r.complete(),
+		IsSuccess: r.status == statusSuccess, IsError: r.status == statusError, IsCancelled: r.status == statusCancelled,
+		Href:     fmt.Sprintf("https://devcloud.local/deploy/%d/projects/%d/runs/%d/", j.acct().id, j.env.proj.id, r.id),
+		Duration: clock(end.Sub(created)), QueuedDuration: clock(started.Sub(created)), RunDuration: clock(end.Sub(started)),
+		DurationHumanized: humanize(end.Sub(created)), QueuedDurationHumanized: humanize(started.Sub(created)),
+		RunDurationHumanized: humanize(end.Sub(started)),
+		CreatedAtHumanized:   humanize(now.Sub(created)) + " ago",
+		JobID:                j.id, CanRetry: r.complete() && r.status != statusSuccess,
+	}
+	if r.complete() {
+		o.FinishedAt = pyTS(finished)
+		o.FinishedAtHumanized = humanize(now.Sub(finished)) + " ago"
+		o.LastCheckedAt, o.LastHeartbeatAt = pyTS(finished.Add(-2*time.Second)), pyTS(finished.Add(-3*time.Second))
+	} else {
+		o.LastCheckedAt, o.LastHeartbeatAt = pyTS(now.Add(-time.Second)), pyTS(now.Add(-2*time.Second))
+	}
+	switch r.status {
 	case statusError:
 		msg := "dbt command failed"
 		o.StatusMessage = &msg
@@ -217,31 +248,48 @@ func (s *Server) runJSON(run runSpec, rel map[string]bool, now time.Time) *runOb
 		msg := "Cancelled by user."
 		o.StatusMessage = &msg
 	}
-	if run.status == statusSuccess {
+	if r.status == statusSuccess {
 		reason := "RUN_SUCCEEDED"
 		o.RetryNotSupportedReason = &reason
 	}
 	if rel["trigger"] {
 		branch := "main"
 		o.Trigger = &triggerObj{ID: o.TriggerID, Cause: "Kicked off by the scheduler", CauseCategory: "scheduled",
-			JobDefinitionID: c.JobID, GitBranch: &branch, CreatedAt: o.CreatedAt}
+			JobDefinitionID: j.id, GitBranch: &branch, CreatedAt: o.CreatedAt}
+		if j.jobType == "ci" {
+			o.Trigger.Cause, o.Trigger.CauseCategory = "Triggered by a pull request", "ci"
+		}
 	}
 	if rel["job"] {
-		o.Job = s.jobJSON()
+		o.Job = jobJSON(j)
 	}
 	if rel["run_steps"] {
 		for i, st := range steps {
-			code := stepStatus(run, st)
-			o.RunSteps = append(o.RunSteps, stepObject{
-				ID: run.id*100 + int64(i+1), RunID: run.id, AccountID: c.AccountID, Index: i + 1, Status: code, Name: st.name,
+			code := codes[i]
+			so := stepObject{
+				ID: r.id*100 + int64(i+1), RunID: r.id, AccountID: j.acct().id, Index: i + 1, Status: code, Name: st.name,
 				CreatedAt: pyTS(times[i].start.Add(-50 * time.Millisecond)), UpdatedAt: pyTS(times[i].end.Add(20 * time.Millisecond)),
 				StartedAt: pyTS(times[i].start), FinishedAt: pyTS(times[i].end),
 				StatusColor: statusColor(code), StatusHumanized: humanStatus(code),
-				Duration: clock(st.dur), DurationHumanized: humanize(st.dur),
-			})
+				Duration: clock(times[i].end.Sub(times[i].start)), DurationHumanized: humanize(times[i].end.Sub(times[i].start)),
+			}
+			if code == statusRunning {
+				so.FinishedAt = nil
+			}
+			o.RunSteps = append(o.RunSteps, so)
 		}
 	}
 	return o
+}
+
+// hasFile reports whether the first step of kind serves name.
+func hasFile(arts []stepArtifacts, kind stepKind, steps []stepSpec, name string) bool {
+	for i, st := range steps {
+		if st.kind == kind && i < len(arts) {
+			return arts[i].has(name)
+		}
+	}
+	return false
 }
 
 func statusColor(code int) string {

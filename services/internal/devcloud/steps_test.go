@@ -62,7 +62,11 @@ func TestSteps(t *testing.T) {
 
 func TestDocsRunResults(t *testing.T) {
 	s, _ := testServer(t, Config{})
-	b := s.arts[len(s.arts)-1].synth["run_results.json"]
+	arts, err := s.layout(s.cfg.ArtifactsDir, s.accounts[0].jobs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := arts[len(arts)-1].synth["run_results.json"]
 	var rr struct {
 		Metadata map[string]any `json:"metadata"`
 		Results  []any          `json:"results"`

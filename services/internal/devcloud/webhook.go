@@ -10,8 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"strconv"
 	"time"
 )
@@ -57,26 +55,26 @@ type webhookData struct {
 	RunErroredAt     string `json:"runErroredAt,omitempty"`
 }
 
-// webhookPayload renders the body dbt Cloud sends for the configured run.
-func (s *Server) webhookPayload(eventType, eventID string, now time.Time) ([]byte, error) {
-	run := s.runs[len(s.runs)-1]
-	_, times := s.runSteps(run)
-	c := s.cfg
+// webhookPayload renders the body dbt Cloud sends to sub for run; the
+// caller holds s.mu.
+func (s *Server) webhookPayload(sub *subscription, r *run, eventType, eventID string, now time.Time) ([]byte, error) {
+	j := r.job
 	d := webhookData{
-		JobID: id(c.JobID), JobName: c.JobName, RunID: id(run.id), EnvironmentID: id(c.EnvironmentID),
-		EnvironmentName: c.EnvironmentName, DBTVersion: c.DBTVersion, ProjectName: c.ProjectName, ProjectID: id(c.ProjectID),
+		JobID: id(j.id), JobName: j.name, RunID: id(r.id), EnvironmentID: id(j.env.id),
+		EnvironmentName: j.env.name, DBTVersion: j.env.dbtVersion, ProjectName: j.env.proj.name, ProjectID: id(j.env.proj.id),
 		RunStatusMessage: "None", RunReason: "Kicked off by the scheduler",
-		RunStartedAt: times[0].start.UTC().Format(time.RFC3339),
+		RunStartedAt: r.started.UTC().Format(time.RFC3339),
 	}
-	finished := run.finished.UTC().Format(time.RFC3339)
+	finished := r.finished.UTC().Format(time.RFC3339)
 	switch eventType {
 	case EventRunStarted:
 		d.RunStatus, d.RunStatusCode = "Running", statusRunning
 	case EventRunErrored:
 		d.RunStatus, d.RunStatusCode, d.RunErroredAt = "Errored", statusError, finished
+		d.RunStatusMessage = "dbt command failed"
 	case EventRunCompleted:
-		d.RunStatusCode, d.RunFinishedAt = run.status, finished
-		switch run.status {
+		d.RunStatusCode, d.RunFinishedAt = r.status, finished
+		switch r.status {
 		case statusSuccess:
 			d.RunStatus = "Success"
 		case statusError:
@@ -87,13 +85,36 @@ func (s *Server) webhookPayload(eventType, eventID string, now time.Time) ([]byt
 	default:
 		return nil, fmt.Errorf("devcloud: event type %q is not %s, %s or %s", eventType, EventRunStarted, EventRunCompleted, EventRunErrored)
 	}
+	return encodeWebhook(webhookBody{
+		AccountID: j.acct().id, WebhookID: sub.id, EventID: eventID,
+		Timestamp: now.UTC().Format(time.RFC3339Nano), EventType: eventType, WebhookName: sub.name, Data: d,
+	})
+}
+
+// testPayload is the sample job.run.completed delivery of "Test Endpoint":
+// run and job IDs that exist nowhere in the world. The caller holds s.mu.
+func (s *Server) testPayload(a *account, sub *subscription, eventID string, now time.Time) ([]byte, error) {
+	jobID, runID := int64(70403000000001), int64(70403000000002)
+	for s.findJob(jobID) != nil || s.findRun(runID) != nil {
+		jobID, runID = jobID+2, runID+2
+	}
+	start := now.Add(-2 * time.Minute).UTC().Format(time.RFC3339)
+	return encodeWebhook(webhookBody{
+		AccountID: a.id, WebhookID: sub.id, EventID: eventID, Timestamp: now.UTC().Format(time.RFC3339Nano),
+		EventType: EventRunCompleted, WebhookName: sub.name, Data: webhookData{
+			JobID: id(jobID), JobName: "Test job", RunID: id(runID), EnvironmentID: id(runID + 2), EnvironmentName: "Test environment",
+			DBTVersion: "1.10.6", ProjectName: "Test project", ProjectID: id(runID + 4), RunStatus: "Success",
+			RunStatusCode: statusSuccess, RunStatusMessage: "None", RunReason: "Test webhook",
+			RunStartedAt: start, RunFinishedAt: now.UTC().Format(time.RFC3339),
+		},
+	})
+}
+
+func encodeWebhook(b webhookBody) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	err := enc.Encode(webhookBody{
-		AccountID: c.AccountID, WebhookID: s.webhookID, EventID: eventID,
-		Timestamp: now.UTC().Format(time.RFC3339Nano), EventType: eventType, WebhookName: "devcloud", Data: d,
-	})
+	err := enc.Encode(b)
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), err
 }
 
@@ -107,62 +128,42 @@ func Sign(secret string, body []byte) string {
 	return hex.EncodeToString(mac.Sum(nil))
 }
 
-// Deliver POSTs one signed eventType webhook for the configured run to
-// WebhookURL as dbt Cloud does: each attempt has WebhookTimeout (10 s), a
-// non-2xx answer or an error is retried up to 5 times with the same
-// eventId and the same bytes, and Deliver returns after the first 2xx. It
-// returns the eventId even when every attempt failed.
+// Deliver POSTs one signed eventType webhook for the configured run to WebhookURL as dbt Cloud does: each attempt
+// has WebhookTimeout (10 s), a non-2xx answer or an error is retried up to
+// 5 times with the same eventId and the same bytes, and Deliver returns
+// after the first 2xx. It returns the eventId even when every attempt
+// failed. The delivery counts on WebhookURL's subscription like any other.
 func (s *Server) Deliver(ctx context.Context, eventType string) (eventID string, err error) {
-	if s.cfg.WebhookURL == "" {
+	s.mu.Lock()
+	sub, r := s.legacySub, s.legacyRun()
+	if sub == nil || r == nil {
+		s.mu.Unlock()
 		return "", errors.New("devcloud: no webhook URL configured")
 	}
 	eventID = "wev_" + ksuid()
-	body, err := s.webhookPayload(eventType, eventID, time.Now())
+	body, err := s.webhookPayload(sub, r, eventType, eventID, time.Now())
+	s.mu.Unlock()
 	if err != nil {
 		return "", err
 	}
-	sig := Sign(s.cfg.WebhookSecret, body)
-	backoff := s.cfg.WebhookBackoff
-	for attempt := 1; ; attempt++ {
-		err = s.post(ctx, body, sig)
-		if err == nil {
-			s.log.Info("devcloud: webhook delivered", "event_type", eventType, "event_id", eventID, "attempt", attempt)
-			return eventID, nil
-		}
-		s.log.Warn("devcloud: webhook attempt failed", "event_type", eventType, "event_id", eventID, "attempt", attempt, "err", err)
-		if attempt > maxRetries {
-			return eventID, fmt.Errorf("devcloud: deliver %s %s: %d attempts failed, last: %w", eventType, eventID, attempt, err)
-		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return eventID, fmt.Errorf("devcloud: deliver %s %s: %w", eventType, eventID, ctx.Err())
-		case <-t.C:
-		}
-		backoff *= 2
-	}
+	return eventID, s.deliver(ctx, sub, body, eventType, eventID)
 }
 
-// post makes one delivery attempt.
-func (s *Server) post(ctx context.Context, body []byte, sig string) error {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.WebhookTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.cfg.WebhookURL, bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("build request: %w", err)
+// legacyRun is the configured run: Config.RunID, or in a world of
+// Accounts the highest-ID complete run of the first job. The caller holds
+// s.mu.
+func (s *Server) legacyRun() *run {
+	if len(s.cfg.Accounts) == 0 {
+		return s.findRun(s.cfg.RunID)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", sig)
-	req.Header.Set("User-Agent", "devcloud-webhooks")
-	resp, err := s.hook.Do(req)
-	if err != nil {
-		return err
+	if len(s.accounts) == 0 || len(s.accounts[0].jobs) == 0 {
+		return nil
 	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("answered %s", resp.Status)
+	j := s.accounts[0].jobs[0]
+	for i := len(s.runs) - 1; i >= 0; i-- {
+		if r := s.runs[i]; r.job == j && r.complete() {
+			return r
+		}
 	}
 	return nil
 }
