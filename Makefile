@@ -5,7 +5,7 @@ MODULES = $(shell $(GO) list -m -f '{{.Dir}}')
 BIN := bin
 FUZZTIME ?= 10s
 
-.PHONY: all build demo run test bench fuzz lint vet fmt clean
+.PHONY: all build demo run test bench bench-large fuzz lint vet fmt clean
 
 all: build
 
@@ -25,9 +25,16 @@ run: build
 test:
 	@set -e; for m in $(MODULES); do echo "== $$m"; (cd $$m && $(GO) test -race -count=1 -timeout 12m ./...); done
 
-## bench: the normalizer against plain encoding/json on generated projects (figures, not pass/fail).
+## bench: the normalizer against plain encoding/json decoding into a map, on generated projects of
+## 1k and 10k models (and 50k, a 1 GB manifest, with HARVESTER_BENCH_LARGE=1 or make bench-large),
+## each generated once per run into a temp dir; prints a table with the ratio (figures, not pass/fail).
+BENCHTIME ?= 3x
 bench:
-	cd services && $(GO) test -run '^$$' -bench . -benchmem -benchtime 3x ./internal/normalize/ ./internal/gen/
+	@cd services && set -o pipefail && $(GO) test -run '^$$' -bench '^BenchmarkNormalize$$' -benchmem -benchtime $(BENCHTIME) \
+	  -timeout 60m ./internal/gen/ | $(GO) run ./internal/gen/benchtable
+
+bench-large:
+	HARVESTER_BENCH_LARGE=1 $(MAKE) bench BENCHTIME=1x
 
 ## fuzz: each fuzz target for FUZZTIME.
 fuzz:

@@ -74,6 +74,13 @@ type StoredArtifact struct {
 	Size          int64  `json:"size"`                     // bytes
 	SHA256        string `json:"sha256"`                   // lowercase hex
 	SchemaVersion string `json:"schema_version,omitempty"` // from metadata.dbt_schema_version, e.g. https://schemas.getdbt.com/dbt/manifest/v12.json
+	// Command is the dbt command of the step the file came from (build, run,
+	// test, docs generate, source freshness, ...), from the step's name or,
+	// for run_results.json, its args.which; omitted when unknown.
+	Command string `json:"command,omitempty"`
+	// InvocationID is the file's metadata.invocation_id: each step (dbt
+	// invocation) has its own; omitted when the file has none.
+	InvocationID string `json:"invocation_id,omitempty"`
 }
 
 // AbsentArtifact is an artifact the harvest expected and does not have.
@@ -119,21 +126,34 @@ type Asset struct {
 	Version          string         `json:"version,omitempty"`
 	LatestVersion    string         `json:"latest_version,omitempty"`
 	ContractEnforced bool           `json:"contract_enforced,omitempty"`
+	// Constraints are the model-level constraints of its contract, as dbt
+	// writes them (type, columns, expression, name, ...).
+	Constraints []map[string]any `json:"constraints,omitempty"`
+	// DeprecationDate is a versioned model's deprecation_date, as written.
+	DeprecationDate string `json:"deprecation_date,omitempty"`
 
 	Columns    []Column `json:"columns"`
 	DependsOn  []string `json:"depends_on"`           // direct upstream unique IDs
 	Downstream []string `json:"downstream,omitempty"` // direct downstream unique IDs
 	Tests      []string `json:"tests,omitempty"`      // unique IDs of tests attached to this asset
+	// TestResults counts, by outcome, this run's results of the tests
+	// attached to this asset; omitted when none of them ran.
+	TestResults *TestOutcomes `json:"test_results,omitempty"`
 
 	Checksum     string `json:"checksum,omitempty"`
 	RawCode      string `json:"raw_code,omitempty"`      // only with HARVESTER_INCLUDE_CODE=1
 	CompiledCode string `json:"compiled_code,omitempty"` // only with HARVESTER_INCLUDE_CODE=1
 
-	Result   *Result        `json:"result,omitempty"`
-	Test     *TestInfo      `json:"test,omitempty"`     // tests only
-	Source   *SourceInfo    `json:"source,omitempty"`   // sources only
-	Exposure *ExposureInfo  `json:"exposure,omitempty"` // exposures only
-	Stats    map[string]any `json:"stats,omitempty"`    // catalog table stats by stat id: value
+	Result   *Result       `json:"result,omitempty"`
+	Test     *TestInfo     `json:"test,omitempty"`     // tests only
+	Source   *SourceInfo   `json:"source,omitempty"`   // sources only
+	Exposure *ExposureInfo `json:"exposure,omitempty"` // exposures only
+	// SemanticModel, Metric and SavedQuery hold the definitions of those
+	// resource types, as the manifest writes them.
+	SemanticModel *SemanticModelInfo `json:"semantic_model,omitempty"`
+	Metric        *MetricInfo        `json:"metric,omitempty"`
+	SavedQuery    *SavedQueryInfo    `json:"saved_query,omitempty"`
+	Stats         map[string]any     `json:"stats,omitempty"` // catalog table stats by stat id: value
 
 	// FullObject is set when the asset's event would exceed NATS's 1 MiB
 	// payload limit: the complete asset is then stored in object store
@@ -155,9 +175,13 @@ type Column struct {
 	Comment        string         `json:"comment,omitempty"`
 	Tags           []string       `json:"tags,omitempty"`
 	Meta           map[string]any `json:"meta,omitempty"`
-	Tests          []string       `json:"tests,omitempty"` // unique IDs of tests on this column
-	InCatalog      bool           `json:"in_catalog"`
-	InManifest     bool           `json:"in_manifest"`
+	// Constraints are the column's contract constraints, as dbt writes them.
+	Constraints []map[string]any `json:"constraints,omitempty"`
+	Tests       []string         `json:"tests,omitempty"` // unique IDs of tests on this column
+	// TestResults counts this run's results of the tests on this column.
+	TestResults *TestOutcomes `json:"test_results,omitempty"`
+	InCatalog   bool          `json:"in_catalog"`
+	InManifest  bool          `json:"in_manifest"`
 }
 
 // Result is a node's result in this run, from run_results.json.
@@ -178,6 +202,51 @@ type Result struct {
 	MaxLoadedAt   *time.Time `json:"max_loaded_at,omitempty"`
 	SnapshottedAt *time.Time `json:"snapshotted_at,omitempty"`
 	AgeSeconds    *float64   `json:"max_loaded_at_time_ago_in_s,omitempty"`
+	// Criteria are the freshness criteria sources.json applied (warn_after,
+	// error_after, filter).
+	Criteria map[string]any `json:"criteria,omitempty"`
+}
+
+// SemanticModelInfo is a semantic model's definition.
+type SemanticModelInfo struct {
+	Model         string           `json:"model,omitempty"` // the ref() of the model it is built on
+	PrimaryEntity string           `json:"primary_entity,omitempty"`
+	Entities      []map[string]any `json:"entities,omitempty"`   // as the manifest writes them: name, type, expr, ...
+	Dimensions    []map[string]any `json:"dimensions,omitempty"` // name, type, expr, type_params, ...
+	Measures      []map[string]any `json:"measures,omitempty"`   // name, agg, expr, ...
+}
+
+// MetricInfo is a metric's definition beyond its metric_type.
+type MetricInfo struct {
+	TypeParams map[string]any `json:"type_params,omitempty"` // measure, numerator, expr, ... as written
+	Filter     map[string]any `json:"filter,omitempty"`
+}
+
+// SavedQueryInfo is a saved query's definition.
+type SavedQueryInfo struct {
+	QueryParams map[string]any   `json:"query_params,omitempty"` // metrics, group_by, where
+	Exports     []map[string]any `json:"exports,omitempty"`
+}
+
+// ProjectInfo is the dbt project a harvest read, from the manifest's metadata.
+type ProjectInfo struct {
+	Name          string `json:"name,omitempty"`            // metadata.project_name (dbt 1.6+)
+	DBTVersion    string `json:"dbt_version,omitempty"`     // the dbt version that wrote the manifest
+	AdapterType   string `json:"adapter_type,omitempty"`    // postgres, snowflake, ...
+	ProjectIDHash string `json:"project_id_hash,omitempty"` // metadata.project_id: dbt's hash of the project name
+	InvocationID  string `json:"invocation_id,omitempty"`   // the manifest's dbt invocation
+	GeneratedAt   string `json:"generated_at,omitempty"`    // as written
+	SchemaVersion string `json:"schema_version,omitempty"`  // metadata.dbt_schema_version
+}
+
+// GroupInfo is a group of the manifest (dbt 1.5+): models of a group share
+// its owner, which becomes their owner when their meta names none.
+type GroupInfo struct {
+	UniqueID    string `json:"unique_id"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	OwnerName   string `json:"owner_name,omitempty"`
+	OwnerEmail  string `json:"owner_email,omitempty"`
 }
 
 // TestInfo says what a test tests and how.
@@ -220,6 +289,8 @@ type HarvestCompleted struct {
 	Changes          map[string]int    `json:"changes,omitempty"` // new, changed, unchanged
 	Removed          []string          `json:"removed,omitempty"` // asset IDs no longer in the project
 	ArtifactVersions map[string]string `json:"artifact_versions"` // artifact name -> dbt_schema_version
+	Project          *ProjectInfo      `json:"project,omitempty"` // the dbt project, from the manifest's metadata
+	Groups           []GroupInfo       `json:"groups,omitempty"`  // the manifest's groups
 	Absent           []AbsentArtifact  `json:"absent,omitempty"`
 	Warnings         []string          `json:"warnings"`
 	StartedAt        time.Time         `json:"started_at"`

@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/dbt-harvester/harvester/services/internal/config"
+	"github.com/dbt-harvester/harvester/services/internal/reconcile"
 	"github.com/dbt-harvester/harvester/services/internal/service"
 )
 
@@ -31,5 +32,9 @@ func run(ctx context.Context) error {
 	if cfg.NATS.URL == "" {
 		return service.ErrNeedsNATS
 	}
-	return service.Run(ctx, service.Options{Config: cfg, Roles: service.Roles{Fetcher: true}, Logger: cfg.NewLogger(os.Stderr)})
+	rec, err := reconcile.OptionsFromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	return service.Run(ctx, service.Options{Config: cfg, Roles: service.Roles{Fetcher: true}, Logger: cfg.NewLogger(os.Stderr), Reconcile: rec})
 }

@@ -26,10 +26,15 @@ func commands() []command {
 		{"receiver", "run the webhook receiver alone against NATS_URL", runReceiver},
 		{"fetcher", "run the fetcher alone against NATS_URL", runFetcher},
 		{"normalizer", "run the normalizer alone against NATS_URL", runNormalizer},
+		{"harvest", "harvest one run (--run, or the latest of --job or --environment) into the pipeline or --stdout", runHarvest},
 		{"normalize", "normalize a local target/ folder to NDJSON on stdout", runNormalize},
 		{"devcloud", "run the dbt Cloud simulator", runDevcloud},
 		{"generate", "generate a realistic dbt project's artifacts", runGenerate},
 		{"demo", "run the whole pipeline against the simulator and print what it harvests", runDemo},
+		{"webhook", "register, list, test or delete the dbt Cloud webhook subscription", runWebhook},
+		{"doctor", "check every set-up step (dbt Cloud, webhook, NATS) and say what to fix", runDoctor},
+		{"backfill", "harvest a job's past runs into the pipeline, oldest first", runBackfill},
+		{"replay", "re-harvest run events already in DBT_RUNS as a new generation", runReplay},
 	}
 }
 

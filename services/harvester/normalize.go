@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -150,10 +149,29 @@ func normalizeFiles(ctx context.Context, files map[string]string, opts normalize
 		Catalog:          readers[events.CatalogJSON],
 		Sources:          readers[events.SourcesJSON],
 		SemanticManifest: readers[events.SemanticManifestJSON],
+		// The normalizer reads the manifest twice rather than hold it.
+		ReopenManifest: func() (io.ReadCloser, error) {
+			f, err := os.Open(files[events.ManifestJSON])
+			if err != nil {
+				return nil, err
+			}
+			return struct {
+				io.Reader
+				io.Closer
+			}{bufio.NewReaderSize(f, 256<<10), f}, nil
+		},
 	}
+	return normalizeInput(ctx, in, opts, stdout, stderr)
+}
+
+// normalizeInput writes the assets of in as NDJSON to stdout and the summary
+// to stderr.
+func normalizeInput(ctx context.Context, in normalize.Input, opts normalize.Options, stdout, stderr io.Writer) error {
 	out := bufio.NewWriterSize(stdout, 256<<10)
-	enc := json.NewEncoder(out)
-	sum, err := normalize.Normalize(ctx, in, opts, func(a events.Asset) error { return enc.Encode(a) })
+	sum, err := normalize.NormalizeJSON(ctx, in, opts, func(a normalize.Encoded) error {
+		out.Write(a.JSON)
+		return out.WriteByte('\n')
+	})
 	if ferr := out.Flush(); err == nil && ferr != nil {
 		err = fmt.Errorf("normalize: write: %w", ferr)
 	}
@@ -173,6 +191,12 @@ func printSummary(w io.Writer, sum normalize.Summary) {
 		fmt.Fprintf(w, " %s=%d", k, sum.Counts[k])
 	}
 	fmt.Fprintln(w)
+	if p := sum.Project; p != nil {
+		fmt.Fprintf(w, "project: %s (dbt %s, %s, project_id %s)\n", p.Name, p.DBTVersion, p.AdapterType, p.ProjectIDHash)
+	}
+	for _, g := range sum.Groups {
+		fmt.Fprintf(w, "group %s: owner %s %s\n", g.Name, g.OwnerName, g.OwnerEmail)
+	}
 	if len(sum.ResultStatuses) > 0 {
 		fmt.Fprint(w, "results:")
 		for _, k := range slices.Sorted(maps.Keys(sum.ResultStatuses)) {

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,6 +38,12 @@ type Account struct {
 	ID        int64
 	AccessURL string
 	Token     Secret
+	// WebhookSecrets are the secrets of this account's webhook
+	// subscriptions; Config.WebhookSecrets holds every account's.
+	WebhookSecrets []Secret
+	// Include and Exclude filter the runs harvested (see Skip); empty
+	// harvests every run of the account.
+	Include, Exclude Selector
 }
 
 // Config is everything the services need.
@@ -49,10 +56,16 @@ type Config struct {
 	IncludeCode    bool
 	LogLevel       slog.Level
 	LogJSON        bool
+	// Warnings are problems worth logging at start that do not stop it
+	// (an access URL on a retired shared host).
+	Warnings []string
 }
 
 // Load reads the configuration from getenv. A value NAME may also come from
-// the file named by NAME_FILE (for the token and webhook secrets).
+// the file named by NAME_FILE (for the token and webhook secrets). With
+// HARVESTER_CONFIG, the accounts of that YAML file are added (see LoadFile);
+// the environment's account is added too unless the file has its ID, and
+// WebhookSecrets is the union of every account's and the environment's.
 func Load(getenv func(string) string) (Config, error) {
 	var errs []error
 	c := Config{
@@ -85,6 +98,8 @@ func Load(getenv func(string) string) (Config, error) {
 	c.Topology.ArtifactsMaxAge = durVar(getenv, "HARVESTER_ARTIFACTS_MAX_AGE", &errs)
 	c.Topology.MetadataMaxAge = durVar(getenv, "HARVESTER_METADATA_MAX_AGE", &errs)
 	c.Topology.MetadataMaxBytes = int64(intVar(getenv, "HARVESTER_METADATA_MAX_BYTES", &errs))
+	c.Topology.FetcherAckWait = durVar(getenv, "HARVESTER_FETCHER_ACK_WAIT", &errs)
+	c.Topology.FetcherMaxDeliver = intVar(getenv, "HARVESTER_FETCHER_MAX_DELIVER", &errs)
 
 	secrets, err := secretVar(getenv, "DBT_CLOUD_WEBHOOK_SECRET")
 	errs = append(errs, err)
@@ -93,36 +108,60 @@ func Load(getenv func(string) string) (Config, error) {
 			c.WebhookSecrets = append(c.WebhookSecrets, Secret(s))
 		}
 	}
-	acct, err := account(getenv)
+	if path := getenv(EnvConfigFile); path != "" {
+		accounts, warnings, err := LoadFile(path, getenv)
+		errs = append(errs, err)
+		c.Accounts = append(c.Accounts, accounts...)
+		c.Warnings = append(c.Warnings, warnings...)
+	}
+	acct, warn, err := account(getenv)
 	errs = append(errs, err)
-	if acct != nil {
+	if acct != nil && !slices.ContainsFunc(c.Accounts, func(a Account) bool { return a.ID == acct.ID }) {
 		c.Accounts = append(c.Accounts, *acct)
+		if warn != "" {
+			c.Warnings = append(c.Warnings, warn)
+		}
+	}
+	for _, a := range c.Accounts {
+		for _, s := range a.WebhookSecrets {
+			if !slices.Contains(c.WebhookSecrets, s) {
+				c.WebhookSecrets = append(c.WebhookSecrets, s)
+			}
+		}
 	}
 	return c, errors.Join(errs...)
 }
 
-// account reads the one account of the environment, if DBT_CLOUD_ACCOUNT_ID is set.
-func account(getenv func(string) string) (*Account, error) {
+// account reads the one account of the environment, if DBT_CLOUD_ACCOUNT_ID
+// is set, and a warning about its access URL.
+func account(getenv func(string) string) (*Account, string, error) {
 	idText := getenv("DBT_CLOUD_ACCOUNT_ID")
 	if idText == "" {
-		return nil, nil
+		return nil, "", nil
 	}
 	id, err := strconv.ParseInt(strings.TrimSpace(idText), 10, 64)
 	if err != nil || id <= 0 {
-		return nil, fmt.Errorf("DBT_CLOUD_ACCOUNT_ID=%q: want a positive integer", idText)
+		return nil, "", fmt.Errorf("DBT_CLOUD_ACCOUNT_ID=%q: want a positive integer", idText)
 	}
 	token, err := secretVar(getenv, "DBT_CLOUD_API_TOKEN")
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	a := &Account{ID: id, AccessURL: strings.TrimRight(getenv("DBT_CLOUD_ACCESS_URL"), "/"), Token: Secret(strings.TrimSpace(token))}
+	a := &Account{ID: id, AccessURL: strings.TrimRight(strings.TrimSpace(getenv("DBT_CLOUD_ACCESS_URL")), "/"), Token: Secret(strings.TrimSpace(token))}
 	switch {
 	case a.AccessURL == "":
-		return nil, errors.New("DBT_CLOUD_ACCESS_URL is required with DBT_CLOUD_ACCOUNT_ID (your account's access URL, e.g. https://ab123.us1.dbt.com, from Account settings)")
+		return nil, "", errors.New("DBT_CLOUD_ACCESS_URL is required with DBT_CLOUD_ACCOUNT_ID (your account's access URL, e.g. https://ab123.us1.dbt.com, from Account settings)")
 	case a.Token == "":
-		return nil, errors.New("DBT_CLOUD_API_TOKEN (or DBT_CLOUD_API_TOKEN_FILE) is required with DBT_CLOUD_ACCOUNT_ID")
+		return nil, "", errors.New("DBT_CLOUD_API_TOKEN (or DBT_CLOUD_API_TOKEN_FILE) is required with DBT_CLOUD_ACCOUNT_ID")
 	}
-	return a, nil
+	warn, err := CheckAccessURL(a.AccessURL)
+	if err != nil {
+		return nil, "", fmt.Errorf("DBT_CLOUD_ACCESS_URL: %w", err)
+	}
+	if warn != "" {
+		warn = fmt.Sprintf("account %d: %s", id, warn)
+	}
+	return a, warn, nil
 }
 
 // secretVar reads NAME, or the file named by NAME_FILE.

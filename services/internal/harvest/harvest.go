@@ -110,13 +110,13 @@ func (n *Normalizer) Harvest(ctx context.Context, fetched events.ArtifactsFetche
 		return events.HarvestCompleted{}, err
 	}
 	defer closeAll()
-	prev, err := loadState(ctx, n.KV, ref)
+	prev, err := loadState(ctx, n.KV, n.Store, ref)
 	if err != nil {
 		return events.HarvestCompleted{}, err
 	}
 	pub := &assetPublisher{n: n, ref: ref, gen: fetched.Generation, prev: prev, seen: map[string]bool{},
 		batch: publish.NewBatch(n.JS, cmpOr(n.Window, 256)), changes: map[string]int{}}
-	sum, err := normalize.Normalize(ctx, in, normalize.Options{Ref: ref, IncludeCode: n.IncludeCode}, pub.emit)
+	sum, err := normalize.NormalizeJSON(ctx, in, normalize.Options{Ref: ref, IncludeCode: n.IncludeCode}, pub.emit)
 	if err != nil {
 		return events.HarvestCompleted{}, fmt.Errorf("normalize run %d: %w", ref.RunID, err)
 	}
@@ -130,7 +130,7 @@ func (n *Normalizer) Harvest(ctx context.Context, fetched events.ArtifactsFetche
 	done := events.HarvestCompleted{
 		Run: fetched.Run, Generation: fetched.Generation, Assets: sum.Assets, Counts: sum.Counts,
 		ResultStatuses: sum.ResultStatuses, Tests: sum.Tests, Changes: pub.changes, Removed: removed,
-		ArtifactVersions: versions(fetched, sum), Absent: fetched.Absent,
+		ArtifactVersions: versions(fetched, sum), Project: sum.Project, Groups: sum.Groups, Absent: fetched.Absent,
 		Warnings: warnings(fetched, sum, pub.warnings), StartedAt: started.UTC(), CompletedAt: n.now().UTC(),
 	}
 	done.NormalizeMillis = done.CompletedAt.Sub(done.StartedAt).Milliseconds()
@@ -150,7 +150,8 @@ func (n *Normalizer) Harvest(ctx context.Context, fetched events.ArtifactsFetche
 	return done, nil
 }
 
-// open starts streaming each stored artifact out of the object store.
+// open starts streaming each stored artifact out of the object store; the
+// manifest can be opened again for the normalizer's second pass.
 func (n *Normalizer) open(ctx context.Context, fetched events.ArtifactsFetched) (normalize.Input, func(), error) {
 	var in normalize.Input
 	var opened []io.Closer
@@ -192,6 +193,16 @@ func (n *Normalizer) open(ctx context.Context, fetched events.ArtifactsFetched) 
 		}
 		opened = append(opened, obj)
 		*dst = obj
+		if a.Name == events.ManifestJSON {
+			key := a.Key
+			in.ReopenManifest = func() (io.ReadCloser, error) {
+				obj, err := n.Store.Get(ctx, key)
+				if err != nil {
+					return nil, fmt.Errorf("reopen %s: %w", key, err)
+				}
+				return obj, nil
+			}
+		}
 	}
 	if in.Manifest == nil {
 		closeAll()

@@ -8,36 +8,49 @@ import (
 	"fmt"
 	"hash/fnv"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dbt-harvester/harvester/events"
+	"github.com/dbt-harvester/harvester/services/internal/artifact"
+	"github.com/dbt-harvester/harvester/services/internal/normalize"
 	"github.com/dbt-harvester/harvester/services/internal/publish"
 )
 
-// volatile fields change with every run and are not changes of the asset.
-var volatile = map[string]bool{
-	"job_id": true, "run_id": true, "result": true, "change": true, "changed_fields": true, "full_object": true,
+// volatile reports whether a top-level asset field changes with every run
+// rather than with the asset: the run context, this run's results (and the
+// test results rolled up from them), catalog statistics (row counts, bytes),
+// and the change marks themselves.
+func volatile(field string) bool {
+	switch field {
+	case "job_id", "run_id", "result", "test_results", "stats", "change", "changed_fields", "full_object":
+		return true
+	}
+	return false
 }
 
 // fieldHashes maps an asset's top-level fields to hashes of their JSON.
 type fieldHashes map[string]uint64
 
 func hashFields(assetJSON []byte) (fieldHashes, error) {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(assetJSON, &fields); err != nil {
-		return nil, fmt.Errorf("read asset state: %w", err)
-	}
-	out := make(fieldHashes, len(fields))
-	for k, v := range fields {
-		if volatile[k] {
-			continue
+	out := fieldHashes{}
+	ok, err := artifact.EachMember(assetJSON, func(k, v []byte) error {
+		if volatile(string(k)) {
+			return nil
 		}
 		h := fnv.New64a()
-		h.Write(bytes.TrimSpace(v))
-		out[k] = h.Sum64()
+		h.Write(v)
+		out[string(k)] = h.Sum64()
+		return nil
+	})
+	if err == nil && !ok {
+		err = errors.New("not a JSON object")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read asset state: %w", err)
 	}
 	return out, nil
 }
@@ -83,7 +96,7 @@ func envPrefix(r events.RunRef) string {
 
 // loadState reads the previous harvest's field hashes of every asset of the
 // run's environment.
-func loadState(ctx context.Context, kv jetstream.KeyValue, r events.RunRef) (map[string]fieldHashes, error) {
+func loadState(ctx context.Context, kv jetstream.KeyValue, store jetstream.ObjectStore, r events.RunRef) (map[string]fieldHashes, error) {
 	w, err := kv.Watch(ctx, envPrefix(r), jetstream.IgnoreDeletes())
 	if err != nil {
 		return nil, fmt.Errorf("read asset state: %w", err)
@@ -101,13 +114,28 @@ func loadState(ctx context.Context, kv jetstream.KeyValue, r events.RunRef) (map
 			if e == nil { // the initial values are all delivered
 				return state, nil
 			}
-			h, err := hashFields(e.Value())
+			h, err := hashFields(fullState(ctx, store, e.Value()))
 			if err != nil {
 				continue // an unreadable old state counts as absent: the asset is "new"
 			}
 			state[e.Key()] = h
 		}
 	}
+}
+
+// fullState is an asset's stored state; for an asset too large for a message
+// (whose KV value lacks its columns and code), the complete asset from the
+// object store when it is still there, so that its columns and code compare.
+func fullState(ctx context.Context, store jetstream.ObjectStore, value []byte) []byte {
+	key := artifact.RawText(artifact.Member(value, "full_object"))
+	if key == "" || store == nil {
+		return value
+	}
+	full, err := store.GetBytes(ctx, key)
+	if err != nil {
+		return value
+	}
+	return full
 }
 
 // assetPublisher turns each normalized asset into an asset event and a KV put.
@@ -125,34 +153,26 @@ type assetPublisher struct {
 // maxAsset leaves room for the CloudEvent envelope and headers under 1 MiB.
 const maxAsset = publish.MaxPayload - 64<<10
 
-func (p *assetPublisher) emit(a events.Asset) error {
+func (p *assetPublisher) emit(a normalize.Encoded) error {
 	ctx := context.Background() // the batch's waits are bounded by JetStream's own timeouts
 	key := KVKey(p.ref, a.UniqueID)
 	p.seen[key] = true
-	state, err := encodeAsset(a)
+	cur, err := hashFields(a.JSON)
 	if err != nil {
 		return err
 	}
-	cur, err := hashFields(state)
-	if err != nil {
-		return err
-	}
+	change, changed := "unchanged", []string(nil)
 	prev, existed := p.prev[key]
-	switch changed := changedFields(prev, cur); {
+	switch changed = changedFields(prev, cur); {
 	case !existed:
-		a.Change = "new"
+		change, changed = "new", nil
 	case len(changed) > 0:
-		a.Change, a.ChangedFields = "changed", changed
-	default:
-		a.Change = "unchanged"
+		change = "changed"
 	}
-	p.changes[a.Change]++
-	data, err := encodeAsset(a)
-	if err != nil {
-		return err
-	}
+	p.changes[change]++
+	data := withChange(a.JSON, change, changed)
 	if len(data) > maxAsset {
-		if data, err = p.offload(ctx, &a, data); err != nil {
+		if data, err = p.offload(ctx, a.UniqueID, data); err != nil {
 			return err
 		}
 	}
@@ -169,16 +189,36 @@ func (p *assetPublisher) emit(a events.Asset) error {
 	return p.batch.AddMsg(ctx, put)
 }
 
+// withChange is the asset's JSON with its change marks, the last members
+// of an events.Asset, appended; a new slice.
+func withChange(asset []byte, change string, changed []string) []byte {
+	out := make([]byte, 0, len(asset)+32+24*len(changed))
+	body := bytes.TrimRight(asset, " \t\r\n")
+	out = append(out, body[:max(0, len(body)-1)]...) // without its closing brace
+	out = append(out, `,"change":`...)
+	out = strconv.AppendQuote(out, change)
+	if len(changed) > 0 {
+		out = append(out, `,"changed_fields":`...)
+		b, _ := json.Marshal(changed)
+		out = append(out, b...)
+	}
+	return append(out, '}')
+}
+
 // offload stores an asset too large for one message in the object store and
 // returns the trimmed asset that the event carries instead.
-func (p *assetPublisher) offload(ctx context.Context, a *events.Asset, full []byte) ([]byte, error) {
-	key := fmt.Sprintf("%d/%d/assets/g%d/%s.json", p.ref.AccountID, p.ref.RunID, p.gen, KVKey(events.RunRef{}, a.UniqueID)[len("0.0.0."):])
+func (p *assetPublisher) offload(ctx context.Context, uniqueID string, full []byte) ([]byte, error) {
+	key := fmt.Sprintf("%d/%d/assets/g%d/%s.json", p.ref.AccountID, p.ref.RunID, p.gen, KVKey(events.RunRef{}, uniqueID)[len("0.0.0."):])
 	if _, err := p.n.Store.PutBytes(ctx, key, full); err != nil {
-		return nil, fmt.Errorf("store oversized asset %s: %w", a.UniqueID, err)
+		return nil, fmt.Errorf("store oversized asset %s: %w", uniqueID, err)
+	}
+	var a events.Asset
+	if err := json.Unmarshal(full, &a); err != nil {
+		return nil, fmt.Errorf("trim oversized asset %s: %w", uniqueID, err)
 	}
 	a.FullObject, a.Columns, a.RawCode, a.CompiledCode = key, nil, "", ""
-	p.warnings = append(p.warnings, fmt.Sprintf("asset %s is %d bytes, over the 1 MiB message limit: its columns and code are in object %s", a.UniqueID, len(full), key))
-	return encodeAsset(*a)
+	p.warnings = append(p.warnings, fmt.Sprintf("asset %s is %d bytes, over the 1 MiB message limit: its columns and code are in object %s", uniqueID, len(full), key))
+	return encodeAsset(a)
 }
 
 // removeVanished deletes from DBT_ASSETS the environment's assets that this

@@ -7,270 +7,408 @@ import (
 	"github.com/dbt-harvester/harvester/services/internal/artifact"
 )
 
-// testLink is a test waiting for the end of the manifest to be attached.
-type testLink struct {
-	test     string
-	attached string   // attached_node, when the manifest says
-	refName  string   // the model the test is defined on, from kwargs.model or a unit test's model
-	deps     []string // depends_on.nodes
-	column   string
+// entry holds the raw members of one manifest entry that the asset uses.
+type entry struct {
+	resourceType, name, packageName, path, originalFilePath, fqn                  []byte
+	database, schema, alias, identifier, relationName, language, description      []byte
+	label, tags, meta, group, access, version, latestVersion, deprecationDate     []byte
+	contract, constraints, columns, dependsOn, checksum, testMetadata, columnName []byte
+	attachedNode, sourceName, loader, loadedAtField, freshness, typ, maturity     []byte
+	url, owner, calculationMethod, model, nodeRelation, rawCode, compiledCode     []byte
+	rawSQL, compiledSQL, entities, dimensions, measures, primaryEntity            []byte
+	typeParams, filter, queryParams, exports                                      []byte
+	// config
+	materialized, cMeta, cTags, cGroup, cAccess, cContract, severity, warnIf, errorIf, cLoadedAtField, cFreshness []byte
 }
 
-// sectionType is the resource type of entries of a manifest section that do
-// not say theirs.
-func sectionType(section, key string) string {
-	switch section {
-	case "sources":
-		return "source"
-	case "exposures":
-		return "exposure"
-	case "metrics":
-		return "metric"
-	case "semantic_models":
-		return "semantic_model"
-	case "saved_queries":
-		return "saved_query"
-	case "unit_tests":
-		return "unit_test"
-	case "functions":
-		return "function"
+func (e *entry) member(k, v []byte) {
+	switch string(k) {
+	case "resource_type":
+		e.resourceType = v
+	case "name":
+		e.name = v
+	case "package_name":
+		e.packageName = v
+	case "path":
+		e.path = v
+	case "original_file_path":
+		e.originalFilePath = v
+	case "fqn":
+		e.fqn = v
+	case "database":
+		e.database = v
+	case "schema":
+		e.schema = v
+	case "alias":
+		e.alias = v
+	case "identifier":
+		e.identifier = v
+	case "relation_name":
+		e.relationName = v
+	case "language":
+		e.language = v
+	case "description":
+		e.description = v
+	case "label":
+		e.label = v
+	case "tags":
+		e.tags = v
+	case "meta":
+		e.meta = v
+	case "config":
+		artifact.EachMember(v, e.config)
+	default:
+		e.member2(k, v)
 	}
-	typ, _, _ := strings.Cut(key, ".")
-	return typ
 }
 
-func (n *normalizer) addResource(section, key string, r *artifact.Resource) error {
-	a := n.convert(section, key, r)
-	n.assets = append(n.assets, a)
-	n.byID[a.UniqueID] = a
-	switch a.ResourceType {
-	case "test":
-		n.tests = append(n.tests, testLink{
-			test: a.UniqueID, attached: string(r.AttachedNode), column: a.Test.ColumnName,
-			refName: refName(r.TestMetadata.Kwargs["model"]), deps: a.DependsOn,
-		})
-	case "unit_test":
-		n.tests = append(n.tests, testLink{test: a.UniqueID, refName: string(r.Model), deps: a.DependsOn})
+func (e *entry) member2(k, v []byte) {
+	switch string(k) {
+	case "group":
+		e.group = v
+	case "access":
+		e.access = v
+	case "version":
+		e.version = v
+	case "latest_version":
+		e.latestVersion = v
+	case "deprecation_date":
+		e.deprecationDate = v
+	case "contract":
+		e.contract = v
+	case "constraints":
+		e.constraints = v
+	case "columns":
+		e.columns = v
+	case "depends_on":
+		e.dependsOn = artifact.Member(v, "nodes")
+	case "checksum":
+		e.checksum = v
+	case "test_metadata":
+		e.testMetadata = v
+	case "column_name":
+		e.columnName = v
+	case "attached_node":
+		e.attachedNode = v
+	case "source_name":
+		e.sourceName = v
+	case "loader":
+		e.loader = v
+	case "loaded_at_field":
+		e.loadedAtField = v
+	case "freshness":
+		e.freshness = v
+	default:
+		e.member3(k, v)
+	}
+}
+
+func (e *entry) member3(k, v []byte) {
+	switch string(k) {
+	case "type":
+		e.typ = v
+	case "maturity":
+		e.maturity = v
+	case "url":
+		e.url = v
+	case "owner":
+		e.owner = v
+	case "calculation_method":
+		e.calculationMethod = v
+	case "model":
+		e.model = v
+	case "node_relation":
+		e.nodeRelation = v
+	case "raw_code":
+		e.rawCode = v
+	case "compiled_code":
+		e.compiledCode = v
+	case "raw_sql":
+		e.rawSQL = v
+	case "compiled_sql":
+		e.compiledSQL = v
+	case "entities":
+		e.entities = v
+	case "dimensions":
+		e.dimensions = v
+	case "measures":
+		e.measures = v
+	case "primary_entity":
+		e.primaryEntity = v
+	case "type_params":
+		e.typeParams = v
+	case "filter":
+		e.filter = v
+	case "query_params":
+		e.queryParams = v
+	case "exports":
+		e.exports = v
+	}
+}
+
+func (e *entry) config(k, v []byte) error {
+	switch string(k) {
+	case "materialized":
+		e.materialized = v
+	case "meta":
+		e.cMeta = v
+	case "tags":
+		e.cTags = v
+	case "group":
+		e.cGroup = v
+	case "access":
+		e.cAccess = v
+	case "contract":
+		e.cContract = v
+	case "severity":
+		e.severity = v
+	case "warn_if":
+		e.warnIf = v
+	case "error_if":
+		e.errorIf = v
+	case "loaded_at_field":
+		e.cLoadedAtField = v
+	case "freshness":
+		e.cFreshness = v
 	}
 	return nil
 }
 
-// convert builds the asset of one manifest entry, joined with the indexes.
-func (n *normalizer) convert(section, key string, r *artifact.Resource) *events.Asset {
-	a := &events.Asset{
-		UniqueID:         key,
-		ResourceType:     n.intern(string(r.ResourceType)),
-		Name:             string(r.Name),
-		PackageName:      n.intern(string(r.PackageName)),
-		OriginalFilePath: string(r.OriginalFilePath),
-		Path:             string(r.Path),
-		FQN:              n.internAll(r.FQN),
-		Database:         n.intern(string(r.Database)),
-		Schema:           n.intern(string(r.Schema)),
-		Identifier:       string(r.Alias),
-		RelationName:     string(r.RelationName),
-		Materialization:  n.intern(string(r.Config.Materialized)),
-		Language:         n.intern(string(r.Language)),
-		Description:      string(r.Description),
-		Label:            string(r.Label),
-		Tags:             n.internAll(union(r.Tags, r.Config.Tags)),
-		Meta:             mergeMeta(r.Meta, r.Config.Meta),
-		Group:            n.intern(string(firstText(r.Group, r.Config.Group))),
-		Access:           n.intern(string(firstText(r.Access, r.Config.Access))),
-		Version:          string(r.Version),
-		LatestVersion:    string(r.LatestVersion),
-		ContractEnforced: r.Contract.Enforced || r.Config.Contract.Enforced,
-		DependsOn:        n.internAll(r.DependsOn.Nodes),
-		Checksum:         string(r.Checksum.Checksum),
-		RawCode:          r.RawCode,
-		CompiledCode:     r.CompiledCode,
-		Result:           n.idx.results[key],
+// asset appends the JSON of one entry's asset to dst.
+func (n *normalizer) asset(sc *scratch, dst []byte, section, key string, e *entry) ([]byte, string) {
+	typ := artifact.RawText(e.resourceType)
+	if typ == "" {
+		typ = sectionType(section, key)
 	}
-	if a.ResourceType == "" {
-		a.ResourceType = sectionType(section, key)
+	if i, ok := n.str.ids[typ]; ok {
+		typ = n.str.get(i)
 	}
-	a.Owner = metaOwner(a.Meta)
-	n.typed(a, r)
-	if a.RelationName == "" && hasRelation(a) {
-		a.RelationName = buildRelation(n.adapterType(), a.Database, a.Schema, a.Identifier)
+	self := n.lookup([]byte(key))
+	ref := n.opts.Ref
+	o := obj{b: dst}
+	o.open()
+	o.str("asset_id", events.StableAssetID(ref.AccountID, ref.ProjectID, ref.EnvironmentID, key))
+	o.int("account_id", ref.AccountID)
+	o.int("project_id", ref.ProjectID)
+	o.int("environment_id", ref.EnvironmentID)
+	o.int("job_id", ref.JobID)
+	o.int("run_id", ref.RunID)
+	o.str("unique_id", key)
+	o.str("resource_type", typ)
+	o.text("name", e.name)
+	o.text("package_name", e.packageName)
+	o.textOmit("original_file_path", e.originalFilePath)
+	o.textOmit("path", e.path)
+	o.textsOmit("fqn", e.fqn)
+	n.relation(&o, e, typ, self)
+	o.text("description", e.description)
+	o.textOmit("label", e.label)
+	if typ == "metric" {
+		o.textOmit("metric_type", firstRaw(e.typ, e.calculationMethod))
 	}
-	cat := n.idx.catalog[key]
-	if cat != nil {
-		cat.used = true
-		a.TableType, a.TableComment, a.TableOwner, a.Stats = cat.tableType, cat.comment, cat.owner, cat.stats
+	o.key("tags")
+	o.b = appendUnion(o.b, e.tags, e.cTags)
+	o.key("meta")
+	o.b = appendMergedMeta(o.b, e.meta, e.cMeta)
+	group := artifact.RawText(firstRaw(e.group, e.cGroup))
+	o.strOmit("owner", n.owner(e, typ, group))
+	o.strOmit("group", group)
+	o.textOmit("access", firstRaw(e.access, e.cAccess))
+	o.textOmit("version", e.version)
+	o.textOmit("latest_version", e.latestVersion)
+	if artifact.RawBool(artifact.Member(e.contract, "enforced")) || artifact.RawBool(artifact.Member(e.cContract, "enforced")) {
+		o.boolean("contract_enforced", true)
 	}
-	a.Columns = mergeColumns(r.Columns, cat)
-	return a
+	o.rawOmit("constraints", e.constraints)
+	o.textOmit("deprecation_date", e.deprecationDate)
+	n.columns(sc, &o, e, self)
+	o.key("depends_on")
+	o.b = appendUnion(o.b, e.dependsOn, nil)
+	n.lineageOut(&o, self)
+	o.textOmit("checksum", checksum(e.checksum))
+	if n.opts.IncludeCode {
+		o.textOmit("raw_code", firstRaw(e.rawCode, e.rawSQL))
+		o.textOmit("compiled_code", firstRaw(e.compiledCode, e.compiledSQL))
+	}
+	n.result(&o, self, typ)
+	n.typed(sc, &o, e, typ)
+	if self >= 0 && n.cat[self] > 0 {
+		if st := n.cats[n.cat[self]-1].stats; st != 0 {
+			o.raw("stats", n.str.get(st))
+		}
+	}
+	o.close()
+	return o.b, typ
 }
 
-// typed fills what only some resource types have.
-func (n *normalizer) typed(a *events.Asset, r *artifact.Resource) {
-	switch a.ResourceType {
+// relation writes database, schema, identifier, relation_name,
+// materialization, the catalog's table facts and language.
+func (n *normalizer) relation(o *obj, e *entry, typ string, self int32) {
+	db, schema, ident, rel := e.database, e.schema, e.alias, e.relationName
+	switch typ {
 	case "source":
-		a.Identifier = string(firstText(r.Identifier, r.Name))
-		a.Source = &events.SourceInfo{
-			SourceName:    string(r.SourceName),
-			Loader:        string(r.Loader),
-			LoadedAtField: string(firstText(r.LoadedAtField, r.Config.LoadedAtField)),
-			Freshness:     firstObject(r.Freshness, r.Config.Freshness),
-		}
-		if f := n.idx.freshness[a.UniqueID]; f != nil {
-			a.Result = freshnessResult(a.Result, f, n.freshnessInvocation)
-		}
-	case "test":
-		a.Test = &events.TestInfo{
-			TestName:     testName(r.TestMetadata),
-			Kwargs:       r.TestMetadata.Kwargs,
-			AttachedNode: string(r.AttachedNode),
-			ColumnName:   string(firstText(r.ColumnName, kwargText(r.TestMetadata.Kwargs, "column_name"))),
-			Severity:     string(r.Config.Severity),
-			WarnIf:       string(r.Config.WarnIf),
-			ErrorIf:      string(r.Config.ErrorIf),
-		}
-	case "unit_test":
-		a.Test = &events.TestInfo{}
-	case "exposure":
-		a.Exposure = &events.ExposureInfo{
-			Type:       string(r.Type),
-			Maturity:   string(r.Maturity),
-			URL:        string(r.URL),
-			OwnerName:  string(r.Owner.Name),
-			OwnerEmail: string(r.Owner.Email),
-		}
-		if a.Owner == "" {
-			a.Owner = string(firstText(r.Owner.Name, r.Owner.Email))
-		}
-	case "metric":
-		a.MetricType = string(firstText(r.Type, r.CalculationMethod))
+		ident = firstRaw(e.identifier, e.name)
 	case "semantic_model":
-		nr := r.NodeRelation
-		a.Database, a.Schema, a.Identifier = string(nr.Database), string(nr.SchemaName), string(nr.Alias)
-		a.RelationName = string(firstText(r.RelationName, nr.RelationName))
+		nr := e.nodeRelation
+		db, schema, ident = artifact.Member(nr, "database"), artifact.Member(nr, "schema_name"), artifact.Member(nr, "alias")
+		rel = firstRaw(rel, artifact.Member(nr, "relation_name"))
 	}
+	o.textOmit("database", db)
+	o.textOmit("schema", schema)
+	o.textOmit("identifier", ident)
+	if isEmptyText(rel) {
+		if name := n.builtRelation(e, typ, db, schema, ident); name != "" {
+			o.str("relation_name", name)
+		}
+	} else {
+		o.text("relation_name", rel)
+	}
+	o.textOmit("materialization", e.materialized)
+	if self >= 0 && n.cat[self] > 0 {
+		c := &n.cats[n.cat[self]-1]
+		o.strOmit("table_type", n.str.get(c.tableType))
+		o.strOmit("table_comment", n.str.get(c.comment))
+		o.strOmit("table_owner", n.str.get(c.owner))
+	}
+	o.textOmit("language", e.language)
 }
 
-func (n *normalizer) adapterType() string { return n.adapter }
-
-// hasRelation reports whether the asset is a relation in the warehouse.
-func hasRelation(a *events.Asset) bool {
-	switch a.ResourceType {
+// builtRelation is the relation name dbt would render, for manifests from
+// before relation_name, when the asset is a relation in the warehouse.
+func (n *normalizer) builtRelation(e *entry, typ string, db, schema, ident []byte) string {
+	switch typ {
 	case "model", "seed", "snapshot", "source":
-		return a.Materialization != "ephemeral" && a.Identifier != "" && a.Schema != ""
+	default:
+		return ""
 	}
-	return false
-}
-
-// buildRelation builds a relation name as dbt renders it when old manifests
-// (before relation_name existed) do not say: quoted parts joined by dots.
-func buildRelation(adapter, database, schema, identifier string) string {
+	if artifact.RawText(e.materialized) == "ephemeral" || isEmptyText(ident) || isEmptyText(schema) {
+		return ""
+	}
 	q := `"`
-	switch adapter {
+	switch n.adapter {
 	case "bigquery", "spark", "databricks":
 		q = "`"
 	}
 	var parts []string
-	for _, p := range []string{database, schema, identifier} {
-		if p != "" {
-			parts = append(parts, q+p+q)
+	for _, p := range [][]byte{db, schema, ident} {
+		if s := artifact.RawText(p); s != "" {
+			parts = append(parts, q+s+q)
 		}
 	}
 	return strings.Join(parts, ".")
 }
 
-func testName(m artifact.TestMetadata) string {
-	if m.Namespace != "" && m.Name != "" {
-		return string(m.Namespace) + "." + string(m.Name)
+// owner is meta.owner, else an exposure's owner, else the group's owner.
+func (n *normalizer) owner(e *entry, typ, group string) string {
+	o := artifact.Member(e.cMeta, "owner")
+	if o == nil {
+		o = artifact.Member(e.meta, "owner")
 	}
-	return string(m.Name)
+	if s := ownerText(o); s != "" {
+		return s
+	}
+	if typ == "exposure" {
+		if s := ownerText(e.owner); s != "" {
+			return s
+		}
+	}
+	if g, ok := n.groups[group]; ok && group != "" {
+		if g.OwnerName != "" {
+			return g.OwnerName
+		}
+		return g.OwnerEmail
+	}
+	return ""
 }
 
-func kwargText(kw map[string]any, k string) artifact.Text {
-	s, _ := kw[k].(string)
-	return artifact.Text(s)
+// ownerText is an owner written as a string or as {name, email}.
+func ownerText(raw []byte) string {
+	if artifact.IsObject(raw) {
+		if s := artifact.RawText(artifact.Member(raw, "name")); s != "" {
+			return s
+		}
+		return artifact.RawText(artifact.Member(raw, "email"))
+	}
+	if artifact.IsString(raw) {
+		return artifact.RawText(raw)
+	}
+	return ""
 }
 
-// refName extracts X from a test's model kwarg "{{ get_where_subquery(ref('X')) }}"
-// or "source('s', 't')" (as "s.t"); "" when it says neither.
-func refName(v any) string {
-	s, _ := v.(string)
-	for _, fn := range []string{"ref(", "source("} {
-		i := strings.Index(s, fn)
-		if i < 0 {
+func checksum(raw []byte) []byte {
+	if artifact.IsObject(raw) {
+		return artifact.Member(raw, "checksum")
+	}
+	return raw
+}
+
+// lineageOut writes downstream, tests and test_results.
+func (n *normalizer) lineageOut(o *obj, self int32) {
+	if self < 0 {
+		return
+	}
+	if down := n.down.of(self); len(down) > 0 {
+		o.key("downstream")
+		n.appendIDs(o, down, func(i int32) int32 { return i })
+	}
+	links := n.tests.of(self)
+	if len(links) == 0 {
+		return
+	}
+	o.key("tests")
+	n.appendIDs(o, links, func(i int32) int32 { return n.links[i].test })
+	if t, ran := n.testOutcomes(links, nil); ran > 0 {
+		o.key("test_results")
+		o.b = appendOutcomes(o.b, t)
+	}
+}
+
+// appendIDs writes the unique_ids of nodes as a list, without repeats.
+func (n *normalizer) appendIDs(o *obj, items []int32, id func(int32) int32) {
+	o.b = append(o.b, '[')
+	last := int32(-1)
+	for _, it := range items {
+		d := id(it)
+		if d == last {
 			continue
 		}
-		args := s[i+len(fn):]
-		if j := strings.Index(args, ")"); j >= 0 {
-			args = args[:j]
+		if last >= 0 {
+			o.b = append(o.b, ',')
 		}
-		var names []string
-		for _, a := range strings.Split(args, ",") {
-			a = strings.Trim(strings.TrimSpace(a), `'"`)
-			if a != "" && !strings.Contains(a, "=") {
-				names = append(names, a)
-			}
-		}
-		if fn == "ref(" && len(names) > 0 {
-			return names[len(names)-1]
-		}
-		return strings.Join(names, ".")
+		last = d
+		o.b = appendString(o.b, n.ids[d])
 	}
-	return ""
+	o.b = append(o.b, ']')
 }
 
-// metaOwner is meta.owner as a string (a name, an email, or an object's name/email).
-func metaOwner(meta map[string]any) string {
-	switch o := meta["owner"].(type) {
-	case string:
-		return o
-	case map[string]any:
-		for _, k := range []string{"name", "email"} {
-			if s, ok := o[k].(string); ok && s != "" {
-				return s
-			}
-		}
-	}
-	return ""
+func appendOutcomes(dst []byte, t events.TestOutcomes) []byte {
+	o := obj{b: dst}
+	o.open()
+	o.int("pass", int64(t.Pass))
+	o.int("warn", int64(t.Warn))
+	o.int("fail", int64(t.Fail))
+	o.int("error", int64(t.Error))
+	o.int("skipped", int64(t.Skipped))
+	o.int("other", int64(t.Other))
+	o.close()
+	return o.b
 }
 
-func firstText(ts ...artifact.Text) artifact.Text {
-	for _, t := range ts {
-		if t != "" {
-			return t
-		}
-	}
-	return ""
-}
-
-func firstObject(os ...artifact.Object) map[string]any {
-	for _, o := range os {
-		if o != nil {
-			return o
+func firstRaw(vs ...[]byte) []byte {
+	for _, v := range vs {
+		if !isEmptyText(v) {
+			return v
 		}
 	}
 	return nil
 }
 
-// mergeMeta is meta with config.meta merged over it; nil when both are empty.
-func mergeMeta(meta, config artifact.Object) map[string]any {
-	switch {
-	case len(config) == 0:
-		return meta
-	case len(meta) == 0:
-		return config
-	}
-	out := make(map[string]any, len(meta)+len(config))
-	for k, v := range meta {
-		out[k] = v
-	}
-	for k, v := range config {
-		out[k] = v
-	}
-	return out
-}
-
-// union is a followed by the items of b not in a.
+// union is a followed by the items of b not in a; never nil.
 func union(a, b []string) []string {
 	out := a
+	if out == nil {
+		out = []string{}
+	}
 	for _, s := range b {
 		if !contains(out, s) {
 			out = append(out, s)
@@ -286,25 +424,4 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// intern returns the normalizer's copy of s, so that the many assets that
-// share a package, schema, tag or dependency share one string.
-func (n *normalizer) intern(s string) string {
-	if s == "" {
-		return ""
-	}
-	if v, ok := n.strings[s]; ok {
-		return v
-	}
-	n.strings[s] = s
-	return s
-}
-
-// internAll interns every item of list, in place.
-func (n *normalizer) internAll(list []string) []string {
-	for i, s := range list {
-		list[i] = n.intern(s)
-	}
-	return list
 }

@@ -1,20 +1,26 @@
 // Package normalize turns a dbt run's artifacts into harvested assets
-// (events.Asset): one per node, source, exposure, metric, semantic model,
-// saved query, unit test and function of the manifest, joined with its
-// catalog entry, its result in run_results.json and, for sources, its
-// freshness in sources.json.
+// (events.Asset, as the JSON the asset events carry): one per node, source,
+// exposure, metric, semantic model, saved query, unit test and function of
+// the manifest, joined with its catalog entry, its result in
+// run_results.json and, for sources, its freshness in sources.json.
 //
-// # What is read, and when
+// # Two passes over the manifest
 //
-// catalog.json, run_results.json and sources.json are read first into
-// compact indexes keyed by unique_id; manifest.json is then streamed one
-// entry at a time (see package artifact). Each entry becomes an asset held
-// without its code (unless Options.IncludeCode); once the manifest is read,
-// lineage (downstream from child_map, else derived from every depends_on),
-// test attachments and group owners are resolved and the assets are emitted
-// in a deterministic order: by resource type (sources, seeds, models,
-// snapshots, analyses, tests, unit tests, exposures, metrics, semantic
-// models, saved queries, then any other type), then by unique_id.
+// The manifest is streamed twice (see artifact.Stream) and never held:
+//
+//  1. The first pass numbers every unique_id and keeps only what an asset
+//     needs from other entries: depends_on, each test's target node and
+//     column, child_map, groups and the metadata.
+//  2. catalog.json, run_results.json and sources.json are then read into
+//     compact indexes by node number (interned strings, no maps of any).
+//  3. The second pass reads each entry again and writes its asset's JSON
+//     straight from the entry's bytes, with downstream lineage, tests, test
+//     outcomes and the indexed facts, and emits it, in manifest order.
+//
+// Input.ReopenManifest supplies the second reading (the object store or the
+// file); without it the manifest is copied in memory between the passes.
+// Meta, kwargs, constraints and other free-form objects are copied as
+// written (compacted), so nothing in them changes on the way.
 //
 // # Every entry is an asset
 //
@@ -22,9 +28,9 @@
 // operations (hooks) and sql_operations included, so the count of assets
 // equals the count of entries. Columns merge the YAML and the catalog by
 // name, case-insensitively: the catalog's name, type, index and comment, the
-// YAML's description, tags, meta and declared type (used when the catalog has
-// none). What is not understood is reported in Summary.Warnings, never
-// dropped silently.
+// YAML's description, tags, meta, constraints and declared type (used when
+// the catalog has none). What is not understood is reported in
+// Summary.Warnings, never dropped silently.
 //
 // Normalize is a pure function of its inputs: no I/O besides reading them,
 // no clock, no global state.

@@ -179,3 +179,31 @@ func countEntries(t *testing.T, path string) int {
 	}
 	return n
 }
+
+// TestCorpusOtherArtifacts reads every run_results, catalog and sources
+// file of the corpus, of every version, through the normalizer's readers.
+func TestCorpusOtherArtifacts(t *testing.T) {
+	root := corpus.Artifacts(t)
+	const manifest = `{"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json"}, "nodes": {}}`
+	for _, kind := range []string{"run-results", "catalog", "sources", "semantic_manifest"} {
+		for _, rel := range corpusFiles(t, root, kind) {
+			t.Run(rel, func(t *testing.T) {
+				in := Input{Manifest: strings.NewReader(manifest)}
+				r := open(t, root, rel)
+				switch kind {
+				case "run-results":
+					in.RunResults = r
+				case "catalog":
+					in.Catalog = r
+				case "sources":
+					in.Sources = r
+				default:
+					in.SemanticManifest = r
+				}
+				if _, err := NormalizeJSON(t.Context(), in, Options{}, func(Encoded) error { return nil }); err != nil {
+					t.Errorf("NormalizeJSON: %v", err)
+				}
+			})
+		}
+	}
+}

@@ -1,7 +1,9 @@
 package normalize
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,10 +13,14 @@ import (
 	"github.com/dbt-harvester/harvester/services/internal/retry"
 )
 
-// Input holds the artifacts of one run. Manifest is required; the others
-// are nil when absent.
+// Input holds the artifacts of one run. Manifest (or ReopenManifest) is
+// required; the others are nil when absent.
 type Input struct {
-	Manifest                                       io.Reader
+	Manifest io.Reader
+	// ReopenManifest opens manifest.json again for the second pass (see the
+	// package doc). When nil, Normalize keeps a copy of the manifest in memory
+	// between its two passes; when Manifest is nil it opens the first pass too.
+	ReopenManifest                                 func() (io.ReadCloser, error)
 	RunResults, Catalog, Sources, SemanticManifest io.Reader
 	// MoreRunResults are the run results of further command steps of the same
 	// run, in step order; a later step's result for a node replaces an earlier one.
@@ -36,107 +42,113 @@ type Summary struct {
 	ResultStatuses   map[string]int // run_results statuses as written
 	Tests            events.TestOutcomes
 	ArtifactVersions map[string]string // file name -> dbt_schema_version
+	Project          *events.ProjectInfo
+	Groups           []events.GroupInfo
 	Warnings         []string
 }
 
-// Normalize reads the artifacts of in and calls emit once per asset: one per
-// entry of the manifest's nodes (whatever the resource type, operations and
-// sql_operations included), sources, exposures, metrics, semantic_models,
-// saved_queries, unit_tests and functions. The small artifacts are read
-// first into indexes; the manifest is then streamed, and assets are emitted
-// at the end, once downstream lineage and test attachments are known, in a
-// deterministic order (resource type, then unique_id).
+// Encoded is one asset as its event carries it.
+type Encoded struct {
+	UniqueID     string
+	ResourceType string
+	// JSON is the asset event's data (an events.Asset). It is valid only
+	// until the emit call returns.
+	JSON []byte
+}
+
+// Asset decodes the asset.
+func (e Encoded) Asset() (events.Asset, error) {
+	var a events.Asset
+	if err := json.Unmarshal(e.JSON, &a); err != nil {
+		return a, fmt.Errorf("decode asset %s: %w", e.UniqueID, err)
+	}
+	return a, nil
+}
+
+// Normalize is NormalizeJSON with each asset decoded into an events.Asset,
+// for callers that want the Go value rather than the event's JSON.
+func Normalize(ctx context.Context, in Input, opts Options, emit func(events.Asset) error) (Summary, error) {
+	return NormalizeJSON(ctx, in, opts, func(e Encoded) error {
+		a, err := e.Asset()
+		if err != nil {
+			return err
+		}
+		return emit(a)
+	})
+}
+
+// NormalizeJSON reads the artifacts of in and calls emit once per asset, in
+// manifest order: one per entry of the manifest's nodes (whatever the
+// resource type, operations and sql_operations included), sources,
+// exposures, metrics, semantic_models, saved_queries, unit_tests and
+// functions. See the package doc for the two passes.
 //
 // A malformed artifact is a retry.Permanent error; an error from emit stops
 // the normalization and is returned wrapped.
-func Normalize(ctx context.Context, in Input, opts Options, emit func(events.Asset) error) (Summary, error) {
-	if in.Manifest == nil {
-		return Summary{}, retry.Permanent(errors.New("normalize: no manifest.json"))
+func NormalizeJSON(ctx context.Context, in Input, opts Options, emit func(Encoded) error) (Summary, error) {
+	first, second, closeFirst, err := manifestReaders(in)
+	if err != nil {
+		return Summary{}, err
 	}
 	n := newNormalizer(opts)
+	err = n.pass1(ctx, first)
+	closeFirst()
+	if err != nil {
+		return n.sum, err
+	}
 	if err := n.readIndexes(ctx, in); err != nil {
 		return n.sum, err
 	}
-	info, err := artifact.ReadManifest(ctx, in.Manifest, artifact.ManifestOptions{IncludeCode: opts.IncludeCode}, artifact.ManifestHandler{
-		Metadata: func(m artifact.Metadata, _ artifact.Version) error { n.adapter = string(m.AdapterType); return nil },
-		Resource: n.addResource,
-		Group:    n.addGroup,
-		ChildMap: n.addChildren,
-	})
+	n.link()
+	r, err := second()
 	if err != nil {
-		return n.sum, fmt.Errorf("normalize: %w", err)
+		return n.sum, fmt.Errorf("normalize: reopen manifest.json: %w", err)
 	}
-	n.manifest(info)
-	if err := n.finish(ctx, emit); err != nil {
+	defer r.Close()
+	if err := n.pass2(ctx, r, emit); err != nil {
 		return n.sum, err
 	}
+	n.unmatched()
 	return n.sum, nil
 }
 
-// normalizer is the state of one Normalize call.
-type normalizer struct {
-	opts Options
-	sum  Summary
-	idx  indexes
-
-	invocationID        string
-	freshnessInvocation string
-	semantic            *artifact.Info
-
-	assets   []*events.Asset
-	byID     map[string]*events.Asset
-	tests    []testLink
-	groups   map[string]artifact.Owner
-	children map[string][]string
-	childMap bool
-	adapter  string
-	strings  map[string]string // interned strings, see intern
-}
-
-func newNormalizer(opts Options) *normalizer {
-	return &normalizer{
-		opts: opts,
-		sum: Summary{
-			Counts:           map[string]int{},
-			ResultStatuses:   map[string]int{},
-			ArtifactVersions: map[string]string{},
-			Warnings:         []string{},
-		},
-		byID:     map[string]*events.Asset{},
-		groups:   map[string]artifact.Owner{},
-		children: map[string][]string{},
-		strings:  map[string]string{},
-	}
-}
-
-// manifest records what the manifest read taught besides its entries.
-func (n *normalizer) manifest(info artifact.Info) {
-	if err := n.noteInfo(info, nil); err != nil {
-		return
-	}
-	if n.semantic != nil {
-		for _, s := range []string{"semantic_models", "metrics", "saved_queries"} {
-			if got, want := n.semantic.Entries[s], info.Entries[s]; got != want {
-				n.sum.Warnings = append(n.sum.Warnings, fmt.Sprintf(
-					"semantic_manifest.json has %d %s, manifest.json %d; the manifest's are harvested", got, s, want))
-			}
+// manifestReaders returns the readers of the two passes over the manifest.
+func manifestReaders(in Input) (io.Reader, func() (io.ReadCloser, error), func(), error) {
+	switch {
+	case in.Manifest == nil && in.ReopenManifest == nil:
+		return nil, nil, nil, retry.Permanent(errors.New("normalize: no manifest.json"))
+	case in.ReopenManifest != nil && in.Manifest != nil:
+		return in.Manifest, in.ReopenManifest, func() {}, nil
+	case in.ReopenManifest != nil:
+		r, err := in.ReopenManifest()
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("normalize: open manifest.json: %w", err)
 		}
+		return r, in.ReopenManifest, func() { r.Close() }, nil
+	}
+	var copied bytes.Buffer
+	second := func() (io.ReadCloser, error) { return io.NopCloser(&copied), nil }
+	return io.TeeReader(in.Manifest, &copied), second, func() {}, nil
+}
+
+func (n *normalizer) warnf(format string, args ...any) {
+	n.sum.Warnings = append(n.sum.Warnings, fmt.Sprintf(format, args...))
+}
+
+// noteInfo records an artifact's version and warnings.
+func (n *normalizer) noteVersion(kind artifact.Kind, m artifact.Metadata, v artifact.Version) {
+	if s := string(m.SchemaVersion); s != "" {
+		n.sum.ArtifactVersions[kind.FileName()] = s
+	}
+	if v.Warning != "" {
+		n.warnf("%s", v.Warning)
 	}
 }
 
-func (n *normalizer) addGroup(key string, g *artifact.Group) error {
-	name := string(g.Name)
-	if name == "" {
-		name = key
+// malformed wraps a raw-value error of an artifact as permanent.
+func malformed(kind artifact.Kind, where string, err error) error {
+	if err == nil {
+		return nil
 	}
-	n.groups[name] = g.Owner
-	return nil
-}
-
-func (n *normalizer) addChildren(id string, ids []string) error {
-	n.childMap = true
-	if len(ids) > 0 {
-		n.children[id] = ids
-	}
-	return nil
+	return retry.Permanent(fmt.Errorf("normalize: read %s: %s: %w", kind.FileName(), where, err))
 }

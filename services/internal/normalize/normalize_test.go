@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/dbt-harvester/harvester/events"
-	"github.com/dbt-harvester/harvester/services/internal/artifact"
 	"github.com/dbt-harvester/harvester/services/internal/retry"
 )
 
@@ -99,8 +98,8 @@ func normalizeSmall(t *testing.T, opts Options) (map[string]events.Asset, []stri
 func TestNormalizeSmall(t *testing.T) {
 	ref := events.RunRef{AccountID: 1, ProjectID: 2, EnvironmentID: 3, JobID: 4, RunID: 5}
 	got, order, sum := normalizeSmall(t, Options{Ref: ref})
-	wantOrder := []string{"source.p.raw.orders", "model.p.eph", "model.p.orders", "test.p.not_null_orders_id.1",
-		"unit_test.p.orders.t1", "exposure.p.dash", "metric.p.revenue", "semantic_model.p.orders", "operation.p.p-on-run-end-0"}
+	wantOrder := []string{"model.p.orders", "model.p.eph", "test.p.not_null_orders_id.1", "operation.p.p-on-run-end-0",
+		"source.p.raw.orders", "exposure.p.dash", "metric.p.revenue", "semantic_model.p.orders", "unit_test.p.orders.t1"}
 	if !slices.Equal(order, wantOrder) {
 		t.Fatalf("emit order = %v, want %v", order, wantOrder)
 	}
@@ -184,10 +183,6 @@ func TestMergeColumnsCaseInsensitive(t *testing.T) {
 			!slices.Equal(g.Tags, w.Tags) || !slices.Equal(g.Tests, w.Tests) || len(g.Meta) != len(w.Meta) {
 			t.Errorf("column %d = %+v, want %+v", i, g, w)
 		}
-	}
-	yamlOnly := mergeColumns(artifact.Columns{{Name: "x", DataType: "text"}}, nil)
-	if len(yamlOnly) != 1 || yamlOnly[0].DataTypeSource != "yaml" || yamlOnly[0].InCatalog {
-		t.Errorf("mergeColumns without catalog = %+v, want x typed from yaml", yamlOnly)
 	}
 }
 

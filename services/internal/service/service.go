@@ -24,10 +24,10 @@ import (
 	"github.com/dbt-harvester/harvester/events"
 	"github.com/dbt-harvester/harvester/services/internal/config"
 	"github.com/dbt-harvester/harvester/services/internal/consume"
-	"github.com/dbt-harvester/harvester/services/internal/dbtcloud"
 	"github.com/dbt-harvester/harvester/services/internal/fetch"
 	"github.com/dbt-harvester/harvester/services/internal/harvest"
 	"github.com/dbt-harvester/harvester/services/internal/natsconn"
+	"github.com/dbt-harvester/harvester/services/internal/reconcile"
 	"github.com/dbt-harvester/harvester/services/internal/topology"
 	"github.com/dbt-harvester/harvester/services/internal/webhook"
 )
@@ -48,6 +48,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Ready, if set, is called once everything listens and consumes.
 	Ready func(Info)
+	// Reconcile runs the reconciler beside the fetcher: it harvests completed
+	// runs whose webhooks never came and warns about inactive webhook
+	// subscriptions. Interval 0 (the zero value) leaves it off.
+	Reconcile reconcile.Options
 }
 
 // Run runs the roles until ctx is cancelled (then returns nil) or one of them
@@ -58,6 +62,9 @@ func Run(ctx context.Context, opts Options) error {
 		log = slog.New(slog.DiscardHandler)
 	}
 	cfg.NATS.Logger = log.With("component", "nats")
+	for _, w := range cfg.Warnings {
+		log.Warn("configuration: " + w)
+	}
 	conn, closeNATS, err := natsconn.Connect(ctx, cfg.NATS)
 	if err != nil {
 		return err
@@ -85,6 +92,9 @@ func Run(ctx context.Context, opts Options) error {
 		startConsumer(consCtx, &consumers, failed, js, events.StreamRuns, events.DurableFetcher, f.Handle,
 			consume.Options{MaxDeliver: topo.FetcherMaxDeliver, AckWait: topo.FetcherAckWait, OnGiveUp: f.GiveUp,
 				Logger: log.With("component", "fetcher")})
+		if opts.Reconcile.Interval > 0 {
+			startReconciler(consCtx, &consumers, js, f, opts.Reconcile, log)
+		}
 	}
 	if opts.Roles.Normalizer {
 		n, err := newNormalizer(ctx, js, cfg, log)
@@ -159,27 +169,36 @@ func startConsumer(ctx context.Context, wg *sync.WaitGroup, failed chan<- error,
 	}()
 }
 
+// startReconciler runs the reconciler with the fetcher's clients until ctx
+// is cancelled; it logs its own failures and retries them next pass.
+func startReconciler(ctx context.Context, wg *sync.WaitGroup, js jetstream.JetStream, f *fetch.Fetcher,
+	o reconcile.Options, log *slog.Logger) {
+	r := &reconcile.Reconciler{Clients: f.Clients, Options: o, Skip: f.Skip, Log: log.With("component", "reconciler"),
+		Harvester: &reconcile.Harvester{Fetcher: f, JS: js, Records: f.Records}}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = r.Run(ctx) // nil once ctx is cancelled
+	}()
+}
+
 func newFetcher(ctx context.Context, js jetstream.JetStream, cfg config.Config, log *slog.Logger) (*fetch.Fetcher, error) {
 	store, err := js.ObjectStore(ctx, events.BucketArtifacts)
 	if err != nil {
 		return nil, fmt.Errorf("service: object store: %w", err)
 	}
-	clients := map[int64]*dbtcloud.Client{}
-	for _, a := range cfg.Accounts {
-		c, err := dbtcloud.New(dbtcloud.Options{AccessURL: a.AccessURL, AccountID: a.ID, Token: a.Token.Reveal()})
-		if err != nil {
-			return nil, fmt.Errorf("service: account %d: %w", a.ID, err)
-		}
-		clients[a.ID] = c
-	}
-	if len(clients) == 0 {
-		log.Warn("no dbt Cloud account configured (DBT_CLOUD_ACCOUNT_ID): run events are stored but not harvested")
+	if len(cfg.Accounts) == 0 {
+		log.Warn("no dbt Cloud account configured (DBT_CLOUD_ACCOUNT_ID or HARVESTER_CONFIG): run events are stored but not harvested")
 	}
 	records, err := js.KeyValue(ctx, events.BucketHarvests)
 	if err != nil {
 		return nil, fmt.Errorf("service: kv: %w", err)
 	}
-	return &fetch.Fetcher{JS: js, Store: store, Records: records, Clients: clients, Log: log.With("component", "fetcher")}, nil
+	f, err := fetch.New(js, store, records, cfg.Accounts, log.With("component", "fetcher"))
+	if err != nil {
+		return nil, fmt.Errorf("service: %w", err)
+	}
+	return f, nil
 }
 
 func newNormalizer(ctx context.Context, js jetstream.JetStream, cfg config.Config, log *slog.Logger) (*harvest.Normalizer, error) {

@@ -1,0 +1,323 @@
+package artifact
+
+import (
+	"bytes"
+	"errors"
+	"strconv"
+
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// The functions below read raw JSON values handed out by [Stream] without
+// reflection. They never panic on malformed input: they report it.
+
+var errMalformed = errors.New("malformed JSON value")
+
+// trimWS strips leading and trailing JSON whitespace.
+func trimWS(b []byte) []byte {
+	for len(b) > 0 && isWS(b[0]) {
+		b = b[1:]
+	}
+	for len(b) > 0 && isWS(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func isWS(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// valueEnd finds the end of the value starting at b[i].
+func valueEnd(b []byte, i int) (int, error) {
+	if i < len(b) && b[i] == '"' {
+		for j := i + 1; ; {
+			j = quoteOrBackslash(b, j)
+			if j >= len(b) {
+				return 0, errMalformed
+			}
+			if b[j] == '"' {
+				return j + 1, nil
+			}
+			j += 2
+		}
+	}
+	var sk skipper
+	end, done, err := sk.scan(b, i)
+	if err != nil {
+		return 0, err
+	}
+	if !done {
+		if end, ok := sk.atEOF(end); ok {
+			return end, nil
+		}
+		return 0, errMalformed
+	}
+	return end, nil
+}
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) && isWS(b[i]) {
+		i++
+	}
+	return i
+}
+
+// EachMember calls fn with each member of the object raw: the member name as
+// written between its quotes (escapes undone when there are any) and the
+// value's raw bytes. A value that is not an object is not iterated and
+// reported as false (null too); fn's error stops the walk.
+func EachMember(raw []byte, fn func(key []byte, val []byte) error) (bool, error) {
+	it, ok := members(raw)
+	if !ok {
+		return false, nil
+	}
+	for {
+		k, v, more, err := it.next()
+		if err != nil || !more {
+			return true, err
+		}
+		if err := fn(k, v); err != nil {
+			return true, err
+		}
+	}
+}
+
+// memberIter walks an object's members without allocating.
+type memberIter struct {
+	raw   []byte
+	i     int
+	first bool
+}
+
+func members(raw []byte) (memberIter, bool) {
+	i := skipWS(raw, 0)
+	if i >= len(raw) || raw[i] != '{' {
+		return memberIter{}, false
+	}
+	return memberIter{raw: raw, i: skipWS(raw, i+1), first: true}, true
+}
+
+func (it *memberIter) next() (key, val []byte, more bool, err error) {
+	raw, i := it.raw, it.i
+	if i < len(raw) && raw[i] == '}' {
+		return nil, nil, false, nil
+	}
+	if !it.first {
+		if i >= len(raw) || raw[i] != ',' {
+			return nil, nil, false, errMalformed
+		}
+		i = skipWS(raw, i+1)
+	}
+	it.first = false
+	if i >= len(raw) || raw[i] != '"' {
+		return nil, nil, false, errMalformed
+	}
+	end, err := valueEnd(raw, i)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	key = raw[i+1 : end-1]
+	if bytes.IndexByte(key, '\\') >= 0 {
+		s, ok := unquote(raw[i:end])
+		if !ok {
+			return nil, nil, false, errMalformed
+		}
+		key = []byte(s)
+	}
+	i = skipWS(raw, end)
+	if i >= len(raw) || raw[i] != ':' {
+		return nil, nil, false, errMalformed
+	}
+	i = skipWS(raw, i+1)
+	if i >= len(raw) {
+		return nil, nil, false, errMalformed
+	}
+	end, err = valueEnd(raw, i)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	val = raw[i:end]
+	it.i = skipWS(raw, end)
+	if it.i >= len(raw) {
+		return nil, nil, false, errMalformed
+	}
+	return key, val, true, nil
+}
+
+// EachElement calls fn with each element of the array raw; as EachMember.
+func EachElement(raw []byte, fn func(val []byte) error) (bool, error) {
+	i := skipWS(raw, 0)
+	if i >= len(raw) || raw[i] != '[' {
+		return false, nil
+	}
+	i = skipWS(raw, i+1)
+	if i < len(raw) && raw[i] == ']' {
+		return true, nil
+	}
+	for i < len(raw) {
+		end, err := valueEnd(raw, i)
+		if err != nil {
+			return true, err
+		}
+		if err := fn(raw[i:end]); err != nil {
+			return true, err
+		}
+		i = skipWS(raw, end)
+		if i >= len(raw) {
+			break
+		}
+		switch raw[i] {
+		case ']':
+			return true, nil
+		case ',':
+			i = skipWS(raw, i+1)
+		default:
+			return true, errMalformed
+		}
+	}
+	return true, errMalformed
+}
+
+// unquote decodes a JSON string literal.
+func unquote(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	in := raw[1 : len(raw)-1]
+	if bytes.IndexByte(in, '\\') < 0 {
+		return string(in), true
+	}
+	out, err := jsontext.AppendUnquote(nil, raw)
+	if err != nil {
+		return "", false
+	}
+	return string(out), true
+}
+
+// RawText is a raw value as [Text] reads it: a string's contents, null as
+// "", a number or boolean as its JSON text, an object or array as its JSON.
+func RawText(raw []byte) string {
+	raw = trimWS(raw)
+	if len(raw) == 0 {
+		return ""
+	}
+	switch raw[0] {
+	case '"':
+		s, ok := unquote(raw)
+		if !ok {
+			return string(raw[1:max(1, len(raw)-1)])
+		}
+		return s
+	case 'n':
+		if string(raw) == "null" {
+			return ""
+		}
+	}
+	return string(raw)
+}
+
+// IsString reports whether raw is a JSON string.
+func IsString(raw []byte) bool {
+	raw = trimWS(raw)
+	return len(raw) > 1 && raw[0] == '"'
+}
+
+// IsArray reports whether raw is a JSON array.
+func IsArray(raw []byte) bool {
+	raw = trimWS(raw)
+	return len(raw) > 0 && raw[0] == '['
+}
+
+// IsObject reports whether raw is a JSON object.
+func IsObject(raw []byte) bool {
+	raw = trimWS(raw)
+	return len(raw) > 0 && raw[0] == '{'
+}
+
+// IsEmptyObject reports whether raw is an object without members (or not an object).
+func IsEmptyObject(raw []byte) bool {
+	raw = trimWS(raw)
+	if len(raw) == 0 || raw[0] != '{' {
+		return true
+	}
+	return len(trimWS(raw[1:])) == 1
+}
+
+// RawTextList is a raw value as [TextList] reads it.
+func RawTextList(raw []byte) []string {
+	raw = trimWS(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	if raw[0] != '[' {
+		if t := RawText(raw); t != "" {
+			return []string{t}
+		}
+		return nil
+	}
+	var out []string
+	EachElement(raw, func(v []byte) error {
+		out = append(out, RawText(v))
+		return nil
+	})
+	return out
+}
+
+// RawNumber is a raw value as [Number] reads it.
+func RawNumber(raw []byte) Number {
+	t := RawText(raw)
+	f, err := strconv.ParseFloat(t, 64)
+	return Number{Value: f, Set: err == nil}
+}
+
+// RawBool reads true; anything else is false.
+func RawBool(raw []byte) bool {
+	return string(trimWS(raw)) == "true"
+}
+
+// Member returns the raw value of the member named key of the object raw,
+// nil when absent.
+func Member(raw []byte, key string) []byte {
+	it, ok := members(raw)
+	if !ok {
+		return nil
+	}
+	for {
+		k, v, more, err := it.next()
+		if err != nil || !more {
+			return nil
+		}
+		if string(k) == key {
+			return v
+		}
+	}
+}
+
+// AppendCompact appends raw compacted, when it is valid JSON; it reports
+// false (appending nothing) when it is not.
+func AppendCompact(dst, raw []byte) ([]byte, bool) {
+	n := len(dst)
+	dst = append(dst, raw...)
+	v := jsontext.Value(dst[n:])
+	if err := v.Compact(jsontext.AllowDuplicateNames(true)); err != nil {
+		return dst[:n], false
+	}
+	return append(dst[:n], v...), true
+}
+
+// ParseMetadata reads an artifact's metadata member and routes its version
+// as the typed readers do.
+func ParseMetadata(kind Kind, raw []byte) (Metadata, Version, error) {
+	var m Metadata
+	dec := jsontext.NewDecoder(bytes.NewReader(raw), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+	if _, err := decodeEntry(dec, &m); err != nil {
+		return m, Version{}, err
+	}
+	v, err := resolveVersion(kind, string(m.SchemaVersion))
+	return m, v, err
+}
+
+// MissingVersion is the Version of an artifact without metadata.
+func MissingVersion(kind Kind) Version {
+	v, _ := resolveVersion(kind, "")
+	return v
+}

@@ -1,0 +1,111 @@
+package artifact
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/dbt-harvester/harvester/services/internal/retry"
+)
+
+// walkAll walks a document with s, reading resource-like sections entry by
+// entry (nodes with Object, results with ElementsFunc and Object, the rest
+// whole) and returns what it read as text.
+func walkAll(s *Stream) (string, error) {
+	var out strings.Builder
+	err := s.Walk(func(name string) error {
+		fmt.Fprintf(&out, "%s:", name)
+		switch name {
+		case "nodes":
+			_, err := s.MembersObject(func(key string) error {
+				fmt.Fprintf(&out, "[%s", key)
+				_, err := s.Object(func(k, v []byte) error {
+					fmt.Fprintf(&out, " %s=%s", k, compact(v))
+					return nil
+				})
+				out.WriteString("]")
+				return err
+			})
+			return err
+		case "results":
+			_, err := s.ElementsFunc(func() error {
+				_, err := s.Object(func(k, v []byte) error {
+					fmt.Fprintf(&out, " %s=%s", k, compact(v))
+					return nil
+				})
+				return err
+			})
+			return err
+		case "skip":
+			return s.Skip()
+		}
+		v, err := s.Value()
+		fmt.Fprintf(&out, "%s;", compact(v))
+		return err
+	})
+	return out.String(), err
+}
+
+func compact(v []byte) string {
+	var b bytes.Buffer
+	if err := json.Compact(&b, v); err != nil {
+		return "!" + string(v)
+	}
+	return b.String()
+}
+
+func TestStreamBufferSizes(t *testing.T) {
+	doc := `{"metadata": {"dbt_schema_version": "x"}, "nodes": {"a": {"k": "v\\\\", "q": "say \"hi\"", "n": [1, {"x": null}], "e": {}},
+	  "b.c": {}}, "skip": {"deep": [[["]"]]]}, "results": [{"s": 1.5e3}, {"t": true}], "last": "\u00e9\""}`
+	want, err := walkAll(NewStream(strings.NewReader(doc), KindManifest))
+	if err != nil {
+		t.Fatalf("walk: %v", err)
+	}
+	for size := 1; size < 40; size++ {
+		got, err := walkAll(newStreamSize(iotest.OneByteReader(strings.NewReader(doc)), KindManifest, size))
+		if err != nil || got != want {
+			t.Fatalf("buffer %d: walk = %q, %v; want %q", size, got, err, want)
+		}
+	}
+}
+
+// FuzzStream walks arbitrary documents with tiny and large buffers: it must
+// never panic, fail only with permanent errors, and read the same whatever
+// the buffer size.
+func FuzzStream(f *testing.F) {
+	fuzzSeeds(f)
+	f.Add([]byte(`{"nodes": {"a": {"k": "v\\\\\"", "n": [1, {"x": null}]}}, "results": [{"s": 1}], "x": "\\"}`))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		want, werr := walkAll(NewStream(bytes.NewReader(doc), KindManifest))
+		if werr != nil && !retry.IsPermanent(werr) {
+			t.Fatalf("walk = %v, want a permanent error", werr)
+		}
+		for _, size := range []int{1, 3, 16} {
+			got, err := walkAll(newStreamSize(iotest.HalfReader(bytes.NewReader(doc)), KindManifest, size))
+			if (err == nil) != (werr == nil) || got != want {
+				t.Fatalf("buffer %d: walk = %q, %v; want %q, %v", size, got, err, want, werr)
+			}
+		}
+		if werr == nil && !json.Valid(doc) {
+			// The scanner tracks only strings and brackets: note, do not fail.
+			t.Logf("lenient: accepted invalid JSON")
+		}
+	})
+}
+
+// FuzzRaw feeds arbitrary values to the raw readers.
+func FuzzRaw(f *testing.F) {
+	fuzzSeeds(f)
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		EachMember(raw, func(k, v []byte) error { RawText(v); RawTextList(v); RawNumber(v); Member(v, "x"); return nil })
+		EachElement(raw, func(v []byte) error { AppendCompact(nil, v); return nil })
+		RawText(raw)
+		RawTextList(raw)
+		if out, ok := AppendCompact(nil, raw); ok && !json.Valid(out) {
+			t.Fatalf("AppendCompact(%q) = %q, not valid JSON", raw, out)
+		}
+	})
+}

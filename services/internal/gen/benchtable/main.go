@@ -1,0 +1,86 @@
+// Command benchtable turns the output of BenchmarkNormalize (package gen)
+// into a table: per project size, the encoding/json baseline and the
+// normalizer side by side, with the throughput ratio and the peak heap
+// against the manifest's size. It reads `go test -bench` output on stdin,
+// copies it to stderr, and prints the table on stdout.
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// row is one sub-benchmark's figures by unit (MB/s, cpu-MB/s, ...).
+type row map[string]float64
+
+var line = regexp.MustCompile(`^BenchmarkNormalize/models=(\d+)/(decode-map|normalize)(?:-\d+)?\s+\d+\s+(.*)$`)
+
+func main() {
+	rows, err := parse(io.TeeReader(os.Stdin, os.Stderr))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "benchtable:", err)
+		os.Exit(1)
+	}
+	if len(rows) == 0 {
+		fmt.Fprintln(os.Stderr, "benchtable: no BenchmarkNormalize results")
+		os.Exit(1)
+	}
+	print(os.Stdout, rows)
+}
+
+func parse(r io.Reader) (map[int]map[string]row, error) {
+	rows := map[int]map[string]row{}
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		m := line.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		models, _ := strconv.Atoi(m[1])
+		f := strings.Fields(m[3])
+		rw := row{}
+		for i := 0; i+1 < len(f); i += 2 {
+			v, err := strconv.ParseFloat(f[i], 64)
+			if err == nil {
+				rw[f[i+1]] = v
+			}
+		}
+		if rows[models] == nil {
+			rows[models] = map[string]row{}
+		}
+		rows[models][m[2]] = rw
+	}
+	return rows, sc.Err()
+}
+
+func print(w io.Writer, rows map[int]map[string]row) {
+	var sizes []int
+	for s := range rows {
+		sizes = append(sizes, s)
+	}
+	sort.Ints(sizes)
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "%-7s | %-24s | %-38s | %-13s | %s\n", "models", "encoding/json map", "normalize (parse, join, build, encode)", "ratio", "normalize peak heap")
+	fmt.Fprintf(w, "%-7s | %8s %15s | %8s %8s %8s %11s | %5s %7s | %9s %s\n",
+		"", "MB/s", "peak heap MB", "MB/s", "cpu-MB/s", "allocs", "asset MB", "wall", "cpu", "MB", "/ manifest")
+	for _, s := range sizes {
+		d, n := rows[s]["decode-map"], rows[s]["normalize"]
+		fmt.Fprintf(w, "%-7d | %8.1f %15.1f | %8.1f %8.1f %8.0f %11.1f | %4.2fx %6.2fx | %9.1f %.3f (target < 0.25)\n",
+			s, d["MB/s"], d["peak-heap-MB"], n["MB/s"], n["cpu-MB/s"], n["allocs/op"], n["asset-MB"],
+			ratio(n["MB/s"], d["MB/s"]), ratio(n["cpu-MB/s"], d["cpu-MB/s"]), n["peak-heap-MB"], n["heap/manifest"])
+	}
+	fmt.Fprintln(w, "\nratio: normalize MB/s over the baseline's, in the same run (target >= 4x); cpu: the same per CPU second.")
+}
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}

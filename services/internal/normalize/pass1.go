@@ -1,0 +1,403 @@
+package normalize
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/dbt-harvester/harvester/events"
+	"github.com/dbt-harvester/harvester/services/internal/artifact"
+)
+
+// normalizer is the state of one normalization: what the first pass over
+// the manifest learned (IDs, lineage, test links, groups), and compact
+// indexes of the smaller artifacts, all keyed by node number.
+type normalizer struct {
+	opts Options
+	sum  Summary
+	str  interner
+
+	ids     []string         // unique_id by node number
+	index   map[string]int32 // node number by unique_id
+	defined []bool           // has an entry in the manifest (not only referenced)
+
+	depEdges, childEdges []edge
+	childMap             bool
+	links                []testLink
+	groups               map[string]events.GroupInfo
+	adapter              string
+	sections             map[string]int
+	unknownTypes         map[string]int
+
+	down, tests csr // by node number: downstream nodes; test links
+	deps        []int32
+	cur         result
+
+	res        []int32 // by node number: 1 + index in results, 0 for none
+	results    []result
+	cat        []int32 // by node number: 1 + index in cats
+	cats       []catalogEntry
+	fresh      map[int32]*freshness
+	semantic   *artifact.Info
+	catalogOff int // catalog entries of nodes not in the manifest
+	resultsOff int
+}
+
+type edge struct{ from, to int32 }
+
+// testLink is a test (or unit test) and the node (and column) it tests.
+type testLink struct {
+	target, test int32
+	column       uint32 // interned column name, 0 for none
+}
+
+func newNormalizer(opts Options) *normalizer {
+	return &normalizer{
+		opts: opts,
+		sum: Summary{
+			Counts:           map[string]int{},
+			ResultStatuses:   map[string]int{},
+			ArtifactVersions: map[string]string{},
+			Warnings:         []string{},
+		},
+		str:          newInterner(),
+		index:        map[string]int32{},
+		groups:       map[string]events.GroupInfo{},
+		sections:     map[string]int{},
+		unknownTypes: map[string]int{},
+		fresh:        map[int32]*freshness{},
+	}
+}
+
+// idOf numbers a unique_id, on first sight.
+func (n *normalizer) idOf(b []byte) int32 {
+	if i, ok := n.index[string(b)]; ok {
+		return i
+	}
+	i := int32(len(n.ids))
+	s := string(b)
+	n.ids = append(n.ids, s)
+	n.defined = append(n.defined, false)
+	n.index[s] = i
+	return i
+}
+
+// lookup is the node number of a unique_id, -1 when never seen.
+func (n *normalizer) lookup(b []byte) int32 {
+	if i, ok := n.index[string(b)]; ok {
+		return i
+	}
+	return -1
+}
+
+// knownSections are the manifest's top-level members, of every version.
+func knownSection(name string) bool {
+	switch name {
+	case "metadata", "nodes", "sources", "exposures", "metrics", "semantic_models", "saved_queries", "unit_tests",
+		"functions", "groups", "macros", "docs", "disabled", "selectors", "parent_map", "child_map", "group_map":
+		return true
+	}
+	return false
+}
+
+func isResourceSection(name string) bool {
+	switch name {
+	case "nodes", "sources", "exposures", "metrics", "semantic_models", "saved_queries", "unit_tests", "functions":
+		return true
+	}
+	return false
+}
+
+// knownType reports whether the harvest maps resource type t.
+func knownType(t string) bool {
+	switch t {
+	case "model", "seed", "snapshot", "test", "analysis", "operation", "sql_operation", "rpc", "sql",
+		"source", "exposure", "metric", "semantic_model", "saved_query", "unit_test", "function":
+		return true
+	}
+	return false
+}
+
+// pass1 reads the manifest for what the assets need from other entries:
+// every unique_id, depends_on, test targets, child_map, groups, metadata.
+func (n *normalizer) pass1(ctx context.Context, r interface{ Read([]byte) (int, error) }) error {
+	s := artifact.NewStream(r, artifact.KindManifest)
+	sawMeta := false
+	count := 0
+	err := s.Walk(func(name string) error {
+		switch {
+		case name == "metadata":
+			raw, err := s.Value()
+			if err != nil {
+				return err
+			}
+			sawMeta = true
+			return n.metadata(raw)
+		case isResourceSection(name):
+			ok, err := s.MembersObject(func(key string) error {
+				if count++; count%512 == 1 {
+					if err := ctx.Err(); err != nil {
+						return err
+					}
+				}
+				n.sections[name]++
+				return n.lineage(s, name, key)
+			})
+			if err == nil && !ok {
+				n.warnf("manifest.json: %s is not an object; skipped", name)
+			}
+			return err
+		case name == "groups":
+			_, err := s.Members(n.group)
+			return err
+		case name == "child_map":
+			n.childMap = true
+			_, err := s.Members(n.children)
+			return err
+		case !knownSection(name):
+			n.warnf("manifest.json: top-level member %q is not harvested", name)
+		}
+		return s.Skip()
+	})
+	if err != nil {
+		return fmt.Errorf("normalize: %w", err)
+	}
+	if !sawMeta {
+		n.noteVersion(artifact.KindManifest, artifact.Metadata{}, artifact.MissingVersion(artifact.KindManifest))
+	}
+	for t, c := range n.unknownTypes {
+		n.warnf("manifest.json: %d entries of resource_type %q, harvested with the common fields only", c, t)
+	}
+	return nil
+}
+
+func (n *normalizer) metadata(raw []byte) error {
+	m, v, err := artifact.ParseMetadata(artifact.KindManifest, raw)
+	if err != nil {
+		return malformed(artifact.KindManifest, "metadata", err)
+	}
+	n.noteVersion(artifact.KindManifest, m, v)
+	n.adapter = string(m.AdapterType)
+	n.sum.Project = &events.ProjectInfo{
+		Name:          string(m.ProjectName),
+		DBTVersion:    string(m.DBTVersion),
+		AdapterType:   string(m.AdapterType),
+		ProjectIDHash: artifact.RawText(artifact.Member(raw, "project_id")),
+		InvocationID:  string(m.InvocationID),
+		GeneratedAt:   string(m.GeneratedAt),
+		SchemaVersion: string(m.SchemaVersion),
+	}
+	return nil
+}
+
+func (n *normalizer) group(key string, raw []byte) error {
+	g := events.GroupInfo{UniqueID: key, Name: artifact.RawText(artifact.Member(raw, "name"))}
+	if g.Name == "" {
+		g.Name = key
+	}
+	g.Description = artifact.RawText(artifact.Member(raw, "description"))
+	owner := artifact.Member(raw, "owner")
+	if artifact.IsObject(owner) {
+		g.OwnerName = artifact.RawText(artifact.Member(owner, "name"))
+		g.OwnerEmail = artifact.RawText(artifact.Member(owner, "email"))
+	} else {
+		g.OwnerName = artifact.RawText(owner)
+	}
+	n.groups[g.Name] = g
+	n.sum.Groups = append(n.sum.Groups, g)
+	return nil
+}
+
+func (n *normalizer) children(key string, raw []byte) error {
+	from := n.idOf([]byte(key))
+	_, err := artifact.EachElement(raw, func(v []byte) error {
+		n.childEdges = append(n.childEdges, edge{from, n.idOf(strBytes(v))})
+		return nil
+	})
+	return malformed(artifact.KindManifest, "child_map."+key, err)
+}
+
+// lineage records one entry's number, dependencies and, for tests, target.
+func (n *normalizer) lineage(s *artifact.Stream, section, key string) error {
+	self := n.idOf([]byte(key))
+	n.defined[self] = true
+	var typ, attached, column, ref []byte
+	deps := n.deps[:0]
+	defer func() { n.deps = deps[:0] }()
+	_, err := s.Object(func(k, v []byte) error {
+		switch string(k) {
+		case "resource_type":
+			typ = v
+		case "depends_on":
+			_, err := artifact.EachMember(v, func(k, v []byte) error {
+				if string(k) != "nodes" {
+					return nil
+				}
+				_, err := artifact.EachElement(v, func(d []byte) error {
+					deps = append(deps, n.idOf(strBytes(d)))
+					return nil
+				})
+				return err
+			})
+			return malformed(artifact.KindManifest, section+"."+key+".depends_on", err)
+		case "attached_node":
+			attached = v
+		case "column_name":
+			column = v
+		case "model":
+			ref = v
+		case "test_metadata":
+			kw := artifact.Member(v, "kwargs")
+			if column == nil || isEmptyText(column) {
+				column = artifact.Member(kw, "column_name")
+			}
+			if ref == nil {
+				ref = []byte(artifact.RawText(artifact.Member(kw, "model")))
+				ref = []byte(`"` + refName(string(ref)) + `"`)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	t := artifact.RawText(typ)
+	if t == "" {
+		t = sectionType(section, key)
+	}
+	if !knownType(t) {
+		n.unknownTypes[t]++
+	}
+	for _, d := range deps {
+		n.depEdges = append(n.depEdges, edge{d, self})
+	}
+	if t == "test" || t == "unit_test" {
+		target := n.resolve(strBytes(attached), artifact.RawText(ref), deps)
+		if target >= 0 {
+			col := uint32(0)
+			if t == "test" {
+				col = n.str.raw(column)
+			}
+			n.links = append(n.links, testLink{target: target, test: self, column: col})
+		}
+	}
+	return nil
+}
+
+// resolve finds the node a test tests: attached_node (manifest v9+), else
+// the dependency named by the test's model kwarg (or a unit test's model),
+// else its first dependency; -1 when none.
+func (n *normalizer) resolve(attached []byte, refName string, deps []int32) int32 {
+	if len(attached) > 0 {
+		return n.idOf(attached)
+	}
+	if refName != "" {
+		for _, d := range deps {
+			id := n.ids[d]
+			if strings.HasSuffix(id, "."+refName) || strings.Contains(id, "."+refName+".v") {
+				return d
+			}
+		}
+	}
+	if len(deps) > 0 {
+		return deps[0]
+	}
+	return -1
+}
+
+// strBytes is a JSON string value's contents (escapes undone), or nil.
+func strBytes(raw []byte) []byte {
+	if !artifact.IsString(raw) {
+		return nil
+	}
+	in := raw[1 : len(raw)-1]
+	if !slices.Contains(in, '\\') {
+		return in
+	}
+	return []byte(artifact.RawText(raw))
+}
+
+// sectionType is the resource type of entries of a manifest section that do
+// not say theirs.
+func sectionType(section, key string) string {
+	switch section {
+	case "sources":
+		return "source"
+	case "exposures":
+		return "exposure"
+	case "metrics":
+		return "metric"
+	case "semantic_models":
+		return "semantic_model"
+	case "saved_queries":
+		return "saved_query"
+	case "unit_tests":
+		return "unit_test"
+	case "functions":
+		return "function"
+	}
+	typ, _, _ := strings.Cut(key, ".")
+	return typ
+}
+
+// refName extracts X from a test's model kwarg "{{ get_where_subquery(ref('X')) }}"
+// or "source('s', 't')" (as "s.t"); "" when it says neither.
+func refName(s string) string {
+	for _, fn := range []string{"ref(", "source("} {
+		i := strings.Index(s, fn)
+		if i < 0 {
+			continue
+		}
+		args := s[i+len(fn):]
+		if j := strings.Index(args, ")"); j >= 0 {
+			args = args[:j]
+		}
+		var names []string
+		for _, a := range strings.Split(args, ",") {
+			a = strings.Trim(strings.TrimSpace(a), `'"`)
+			if a != "" && !strings.Contains(a, "=") {
+				names = append(names, a)
+			}
+		}
+		if fn == "ref(" && len(names) > 0 {
+			return names[len(names)-1]
+		}
+		return strings.Join(names, ".")
+	}
+	return ""
+}
+
+// csr is a compressed adjacency list: the items of node i are
+// items[start[i]:start[i+1]].
+type csr struct {
+	start []int32
+	items []int32
+}
+
+func (c csr) of(i int32) []int32 {
+	if int(i)+1 >= len(c.start) {
+		return nil
+	}
+	return c.items[c.start[i]:c.start[i+1]]
+}
+
+// buildCSR groups values by key; less orders the items of one key.
+func buildCSR(nodes int, pairs []edge, less func(a, b int32) int) csr {
+	c := csr{start: make([]int32, nodes+1), items: make([]int32, len(pairs))}
+	for _, p := range pairs {
+		c.start[p.from+1]++
+	}
+	for i := 1; i <= nodes; i++ {
+		c.start[i] += c.start[i-1]
+	}
+	fill := slices.Clone(c.start[:nodes])
+	for _, p := range pairs {
+		c.items[fill[p.from]] = p.to
+		fill[p.from]++
+	}
+	for i := range nodes {
+		slices.SortFunc(c.items[c.start[i]:c.start[i+1]], less)
+	}
+	return c
+}

@@ -1,0 +1,369 @@
+package normalize
+
+import (
+	"strings"
+
+	"github.com/dbt-harvester/harvester/services/internal/artifact"
+)
+
+// rawOmit writes a JSON value as it is (compacted), unless it is absent,
+// null, or an empty object or array.
+func (o *obj) rawOmit(k string, raw []byte) {
+	switch string(raw) {
+	case "", "null", "{}", "[]", `""`:
+		return
+	}
+	if (raw[0] == '{' && artifact.IsEmptyObject(raw)) || (raw[0] == '[' && len(artifact.RawTextList(raw)) == 0) {
+		return
+	}
+	n := len(o.b)
+	first := o.first
+	o.key(k)
+	var ok bool
+	if o.b, ok = artifact.AppendCompact(o.b, raw); !ok {
+		o.b, o.first = o.b[:n], first
+	}
+}
+
+// appendObject appends a raw object compacted, {} when it is not one.
+func appendObject(dst, raw []byte) []byte {
+	if artifact.IsObject(raw) {
+		if out, ok := artifact.AppendCompact(dst, raw); ok {
+			return out
+		}
+	}
+	return append(dst, "{}"...)
+}
+
+// appendMergedMeta appends meta with config.meta merged over it, keeping
+// every member and its JSON as written, in manifest order.
+func appendMergedMeta(dst, meta, cfg []byte) []byte {
+	me, ce := artifact.IsEmptyObject(meta), artifact.IsEmptyObject(cfg)
+	switch {
+	case ce:
+		return appendObject(dst, meta)
+	case me:
+		return appendObject(dst, cfg)
+	}
+	o := obj{b: dst}
+	o.open()
+	member := func(k, v []byte) {
+		n, first := len(o.b), o.first
+		if !o.first {
+			o.b = append(o.b, ',')
+		}
+		o.first = false
+		o.b = appendString(o.b, string(k))
+		o.b = append(o.b, ':')
+		var ok bool
+		if o.b, ok = artifact.AppendCompact(o.b, v); !ok {
+			o.b, o.first = o.b[:n], first
+		}
+	}
+	artifact.EachMember(meta, func(k, v []byte) error {
+		if c := artifact.Member(cfg, string(k)); c != nil {
+			v = c
+		}
+		member(k, v)
+		return nil
+	})
+	artifact.EachMember(cfg, func(k, v []byte) error {
+		if artifact.Member(meta, string(k)) == nil {
+			member(k, v)
+		}
+		return nil
+	})
+	o.close()
+	return o.b
+}
+
+// column is one merged column on its way out.
+type column struct {
+	name, dataType, source, comment string
+	index                           int32
+	description, meta, cMeta, cons  []byte
+	tags                            []string
+	inCatalog, inManifest           bool
+}
+
+// columns merges the YAML columns with the catalog's by name,
+// case-insensitively, and writes them with their tests.
+func (n *normalizer) columns(sc *scratch, o *obj, e *entry, self int32) {
+	cols := sc.cols[:0]
+	defer func() { sc.cols = cols[:0] }()
+	if self >= 0 && n.cat[self] > 0 {
+		for _, c := range n.cats[n.cat[self]-1].columns {
+			col := column{name: n.str.get(c.name), dataType: n.str.get(c.typ), comment: n.str.get(c.comment), inCatalog: true}
+			if c.hasIndex {
+				col.index = c.index
+			}
+			if col.dataType != "" {
+				col.source = "catalog"
+			}
+			cols = append(cols, col)
+		}
+	}
+	artifact.EachMember(e.columns, func(k, v []byte) error {
+		var name, desc, meta, dataType, tags, cMeta, cTags, cons []byte
+		artifact.EachMember(v, func(k, v []byte) error {
+			switch string(k) {
+			case "name":
+				name = v
+			case "description":
+				desc = v
+			case "meta":
+				meta = v
+			case "data_type":
+				dataType = v
+			case "tags":
+				tags = v
+			case "constraints":
+				cons = v
+			case "config":
+				cMeta, cTags = artifact.Member(v, "meta"), artifact.Member(v, "tags")
+			}
+			return nil
+		})
+		nm := artifact.RawText(name)
+		if nm == "" {
+			nm = string(k)
+		}
+		i := columnIndex(cols, nm)
+		if i < 0 {
+			i = len(cols)
+			cols = append(cols, column{name: nm})
+		}
+		c := &cols[i]
+		c.inManifest, c.description, c.meta, c.cMeta, c.cons = true, desc, meta, cMeta, cons
+		if t := union(artifact.RawTextList(tags), artifact.RawTextList(cTags)); len(t) > 0 {
+			c.tags = t
+		}
+		if c.dataType == "" {
+			if dt := artifact.RawText(dataType); dt != "" {
+				c.dataType, c.source = dt, "yaml"
+			}
+		}
+		return nil
+	})
+	o.key("columns")
+	o.b = append(o.b, '[')
+	var links []int32
+	if self >= 0 {
+		links = n.tests.of(self)
+	}
+	for i := range cols {
+		if i > 0 {
+			o.b = append(o.b, ',')
+		}
+		n.column(o, &cols[i], links)
+	}
+	o.b = append(o.b, ']')
+}
+
+func (n *normalizer) column(o *obj, c *column, links []int32) {
+	co := obj{b: o.b}
+	co.open()
+	co.str("name", c.name)
+	co.strOmit("data_type", c.dataType)
+	co.strOmit("data_type_source", c.source)
+	co.text("description", c.description)
+	if c.index != 0 {
+		co.int("index", int64(c.index))
+	}
+	co.strOmit("comment", c.comment)
+	co.stringsOmit("tags", c.tags)
+	if !artifact.IsEmptyObject(c.meta) || !artifact.IsEmptyObject(c.cMeta) {
+		co.key("meta")
+		co.b = appendMergedMeta(co.b, c.meta, c.cMeta)
+	}
+	co.rawOmit("constraints", c.cons)
+	mine := func(col uint32) bool { return col != 0 && strings.EqualFold(n.str.get(col), c.name) }
+	var tests []int32
+	for _, li := range links {
+		if mine(n.links[li].column) {
+			tests = append(tests, li)
+		}
+	}
+	if len(tests) > 0 {
+		co.key("tests")
+		n.appendIDs(&co, tests, func(i int32) int32 { return n.links[i].test })
+		if t, ran := n.testOutcomes(tests, nil); ran > 0 {
+			co.key("test_results")
+			co.b = appendOutcomes(co.b, t)
+		}
+	}
+	co.boolean("in_catalog", c.inCatalog)
+	co.boolean("in_manifest", c.inManifest)
+	co.close()
+	o.b = co.b
+}
+
+// columnIndex finds a column by name, case-insensitively; -1 when absent.
+func columnIndex(cols []column, name string) int {
+	for i := range cols {
+		if strings.EqualFold(cols[i].name, name) {
+			return i
+		}
+	}
+	return -1
+}
+
+// result writes the node's run result, with source freshness for sources.
+func (n *normalizer) result(o *obj, self int32, typ string) {
+	if self < 0 {
+		return
+	}
+	var r *result
+	if i := n.res[self]; i > 0 {
+		r = &n.results[i-1]
+	}
+	f := n.fresh[self]
+	if typ != "source" {
+		f = nil
+	}
+	if r == nil && f == nil {
+		return
+	}
+	message := uint32(0)
+	if r == nil {
+		r, message = &f.result, f.err
+	} else {
+		message = r.message
+	}
+	o.key("result")
+	ro := obj{b: o.b}
+	ro.open()
+	ro.str("status", n.str.get(r.status))
+	ro.float("execution_time", r.exec)
+	ro.strOmit("message", n.str.get(message))
+	if r.hasFailures {
+		ro.int("failures", r.failures)
+	}
+	if r.hasRows {
+		ro.int("rows_affected", r.rows)
+	}
+	if r.adapter != 0 {
+		ro.raw("adapter_response", n.str.get(r.adapter))
+	}
+	ro.strOmit("thread_id", n.str.get(r.thread))
+	ro.time("compile_started_at", r.times[0])
+	ro.time("compile_completed_at", r.times[1])
+	ro.time("execute_started_at", r.times[2])
+	ro.time("execute_completed_at", r.times[3])
+	ro.strOmit("invocation_id", n.str.get(r.invocation))
+	if f != nil {
+		ro.time("max_loaded_at", f.maxLoadedAt)
+		ro.time("snapshotted_at", f.snapshottedAt)
+		if f.hasAge {
+			ro.float("max_loaded_at_time_ago_in_s", f.age)
+		}
+		if f.criteria != 0 {
+			ro.raw("criteria", n.str.get(f.criteria))
+		}
+	}
+	ro.close()
+	o.b = ro.b
+}
+
+// typed writes what only some resource types have.
+func (n *normalizer) typed(sc *scratch, o *obj, e *entry, typ string) {
+	switch typ {
+	case "test", "unit_test":
+		o.key("test")
+		to := obj{b: o.b}
+		to.open()
+		var kwargs []byte
+		if typ == "test" {
+			name := artifact.RawText(artifact.Member(e.testMetadata, "name"))
+			if ns := artifact.RawText(artifact.Member(e.testMetadata, "namespace")); ns != "" && name != "" {
+				name = ns + "." + name
+			}
+			to.strOmit("test_name", name)
+			kwargs = artifact.Member(e.testMetadata, "kwargs")
+			to.rawOmit("kwargs", kwargs)
+		}
+		ref := refName(artifact.RawText(artifact.Member(kwargs, "model")))
+		if typ == "unit_test" {
+			ref = artifact.RawText(e.model)
+		}
+		ids := sc.deps[:0]
+		artifact.EachElement(e.dependsOn, func(d []byte) error {
+			if i := n.lookup(strBytes(d)); i >= 0 {
+				ids = append(ids, i)
+			}
+			return nil
+		})
+		sc.deps = ids[:0]
+		if !isEmptyText(e.attachedNode) {
+			to.text("attached_node", e.attachedNode)
+		} else if t := n.resolve(nil, ref, ids); t >= 0 {
+			to.str("attached_node", n.ids[t])
+		}
+		if typ == "test" {
+			to.textOmit("column_name", firstRaw(e.columnName, artifact.Member(kwargs, "column_name")))
+			to.textOmit("severity", e.severity)
+			to.textOmit("warn_if", e.warnIf)
+			to.textOmit("error_if", e.errorIf)
+		}
+		to.close()
+		o.b = to.b
+	case "source":
+		o.key("source")
+		so := obj{b: o.b}
+		so.open()
+		so.text("source_name", e.sourceName)
+		so.textOmit("loader", e.loader)
+		so.textOmit("loaded_at_field", firstRaw(e.loadedAtField, e.cLoadedAtField))
+		fr := e.freshness
+		if artifact.IsEmptyObject(fr) {
+			fr = e.cFreshness
+		}
+		so.rawOmit("freshness", fr)
+		so.close()
+		o.b = so.b
+	case "exposure":
+		o.key("exposure")
+		eo := obj{b: o.b}
+		eo.open()
+		eo.textOmit("type", e.typ)
+		eo.textOmit("maturity", e.maturity)
+		eo.textOmit("url", e.url)
+		if artifact.IsObject(e.owner) {
+			eo.textOmit("owner_name", artifact.Member(e.owner, "name"))
+			eo.textOmit("owner_email", artifact.Member(e.owner, "email"))
+		} else {
+			eo.textOmit("owner_name", e.owner)
+		}
+		eo.close()
+		o.b = eo.b
+	case "semantic_model", "metric", "saved_query":
+		n.semanticInfo(o, e, typ)
+	}
+}
+
+func (n *normalizer) semanticInfo(o *obj, e *entry, typ string) {
+	start, first := len(o.b), o.first
+	o.key(typ)
+	so := obj{b: o.b}
+	so.open()
+	switch typ {
+	case "semantic_model":
+		so.textOmit("model", e.model)
+		so.textOmit("primary_entity", e.primaryEntity)
+		so.rawOmit("entities", e.entities)
+		so.rawOmit("dimensions", e.dimensions)
+		so.rawOmit("measures", e.measures)
+	case "metric":
+		so.rawOmit("type_params", e.typeParams)
+		so.rawOmit("filter", e.filter)
+	case "saved_query":
+		so.rawOmit("query_params", e.queryParams)
+		so.rawOmit("exports", e.exports)
+	}
+	if so.first {
+		o.b, o.first = o.b[:start], first
+		return
+	}
+	so.close()
+	o.b = so.b
+}
