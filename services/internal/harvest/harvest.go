@@ -227,6 +227,9 @@ func versions(fetched events.ArtifactsFetched, sum normalize.Summary) map[string
 func warnings(fetched events.ArtifactsFetched, sum normalize.Summary, own []string) []string {
 	out := append([]string{}, fetched.Warnings...)
 	for _, a := range fetched.Absent {
+		if a.Name == events.SemanticManifestJSON {
+			continue // optional: dbt before 1.6 writes none; listed in absent, not a warning
+		}
 		out = append(out, a.Reason)
 	}
 	out = append(out, sum.Warnings...)
