@@ -2,65 +2,23 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"io"
 
-	"github.com/dbt-harvester/harvester/services/internal/config"
-	"github.com/dbt-harvester/harvester/services/internal/reconcile"
 	"github.com/dbt-harvester/harvester/services/internal/service"
 )
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, _, stderr io.Writer) error {
-	return runRoles(ctx, "serve", args, getenv, stderr, service.Roles{Receiver: true, Fetcher: true, Normalizer: true})
+	return service.Command(ctx, "serve", args, getenv, stderr, service.Roles{Receiver: true, Fetcher: true, Normalizer: true})
 }
 
 func runReceiver(ctx context.Context, args []string, getenv func(string) string, _, stderr io.Writer) error {
-	return runRoles(ctx, "receiver", args, getenv, stderr, service.Roles{Receiver: true})
+	return service.Command(ctx, "receiver", args, getenv, stderr, service.Roles{Receiver: true})
 }
 
 func runFetcher(ctx context.Context, args []string, getenv func(string) string, _, stderr io.Writer) error {
-	return runRoles(ctx, "fetcher", args, getenv, stderr, service.Roles{Fetcher: true})
+	return service.Command(ctx, "fetcher", args, getenv, stderr, service.Roles{Fetcher: true})
 }
 
 func runNormalizer(ctx context.Context, args []string, getenv func(string) string, _, stderr io.Writer) error {
-	return runRoles(ctx, "normalizer", args, getenv, stderr, service.Roles{Normalizer: true})
-}
-
-// runRoles loads the configuration from the environment and the --config
-// file, lets flags override it, and runs the roles until ctx is cancelled.
-func runRoles(ctx context.Context, name string, args []string, getenv func(string) string, stderr io.Writer, roles service.Roles) error {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configFile := fs.String("config", getenv(config.EnvConfigFile), "YAML configuration file with the dbt Cloud accounts (env HARVESTER_CONFIG)")
-	natsURL := fs.String("nats-url", getenv("NATS_URL"), "external NATS URL (env NATS_URL); empty embeds a server")
-	var storeDir, listen, httpAddr *string
-	if name == "serve" {
-		storeDir = fs.String("store-dir", "", "embedded JetStream store directory (env HARVESTER_STORE_DIR, default ./data)")
-		listen = fs.String("nats-listen", "", "embedded NATS client address (env HARVESTER_NATS_LISTEN, default 127.0.0.1:4222)")
-	}
-	if roles.Receiver {
-		httpAddr = fs.String("http-addr", "", "webhook receiver address (env HARVESTER_HTTP_ADDR, default :8080)")
-	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg, err := config.Load(config.WithFile(getenv, *configFile))
-	if err != nil {
-		return err
-	}
-	cfg.NATS.URL = *natsURL
-	for _, o := range []struct{ flag, dst *string }{{storeDir, &cfg.NATS.StoreDir}, {listen, &cfg.NATS.Listen}, {httpAddr, &cfg.HTTPAddr}} {
-		if o.flag != nil && *o.flag != "" {
-			*o.dst = *o.flag
-		}
-	}
-	if name != "serve" && cfg.NATS.URL == "" {
-		return errors.New(name + ": NATS_URL is required: the single services share an external NATS (`harvester serve` embeds one)")
-	}
-	rec, err := reconcile.OptionsFromEnv(getenv) // HARVESTER_RECONCILE_INTERVAL, used with the fetcher
-	if err != nil {
-		return err
-	}
-	return service.Run(ctx, service.Options{Config: cfg, Roles: roles, Logger: cfg.NewLogger(stderr), Reconcile: rec})
+	return service.Command(ctx, "normalizer", args, getenv, stderr, service.Roles{Normalizer: true})
 }

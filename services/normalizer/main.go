@@ -1,35 +1,26 @@
 // The normalizer binary runs the harvester's normalizer alone against an external NATS
-// (NATS_URL); see the README for its configuration.
+// (NATS_URL); it takes the flags and environment of `harvester normalizer` (see
+// the README).
 package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
 
-	"github.com/dbt-harvester/harvester/services/internal/config"
 	"github.com/dbt-harvester/harvester/services/internal/service"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx); err != nil {
+	err := service.Command(ctx, "normalizer", os.Args[1:], os.Getenv, os.Stderr, service.Roles{Normalizer: true})
+	stop()
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "normalizer:", err)
-		stop()
 		os.Exit(1)
 	}
-}
-
-func run(ctx context.Context) error {
-	cfg, err := config.Load(os.Getenv)
-	if err != nil {
-		return err
-	}
-	if cfg.NATS.URL == "" {
-		return service.ErrNeedsNATS
-	}
-	return service.Run(ctx, service.Options{Config: cfg, Roles: service.Roles{Normalizer: true}, Logger: cfg.NewLogger(os.Stderr)})
 }

@@ -13,7 +13,6 @@ package service
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -225,6 +224,3 @@ func reveal(secrets []config.Secret) [][]byte {
 	}
 	return out
 }
-
-// ErrNeedsNATS is returned when a single service is started without NATS_URL.
-var ErrNeedsNATS = errors.New("NATS_URL is required: the single services share an external NATS (use `harvester serve` for the embedded one)")
