@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,12 +9,11 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/dbt-harvester/harvester/events"
 	"github.com/dbt-harvester/harvester/services/internal/config"
 	"github.com/dbt-harvester/harvester/services/internal/dbtcloud"
 	"github.com/dbt-harvester/harvester/services/internal/fetch"
+	"github.com/dbt-harvester/harvester/services/internal/harvest"
 	"github.com/dbt-harvester/harvester/services/internal/normalize"
 )
 
@@ -92,7 +90,11 @@ func runHarvest(ctx context.Context, args []string, getenv func(string) string, 
 		return fmt.Errorf("kv %s: %w", events.BucketHarvests, err)
 	}
 	f.JS = js
-	req.Generation = nextGeneration(ctx, f.Records, ref)
+	rec, ok, err := harvest.Lookup(ctx, f.Records, ref.AccountID, ref.RunID)
+	if err != nil {
+		return err
+	}
+	req.Generation = harvest.NextGeneration(rec, ok)
 	out, err := f.Fetch(ctx, req)
 	if err != nil {
 		return fmt.Errorf("harvest run %d: %w", ref.RunID, err)
@@ -190,21 +192,6 @@ func hasArtifacts(ctx context.Context, c *dbtcloud.Client, r dbtcloud.Run) (bool
 		return false, err
 	}
 	return slices.Contains(paths, events.ManifestJSON), nil
-}
-
-// nextGeneration is 1 for a run never harvested, else one more than its
-// last harvest's: an explicit harvest publishes anew rather than being
-// absorbed as a duplicate of the webhook's harvest.
-func nextGeneration(ctx context.Context, records jetstream.KeyValue, ref events.RunRef) int {
-	e, err := records.Get(ctx, events.HarvestKey(ref.AccountID, ref.RunID))
-	if err != nil {
-		return 1
-	}
-	var rec events.HarvestRecord
-	if err := json.Unmarshal(e.Value(), &rec); err != nil || rec.Generation < 1 {
-		return 1
-	}
-	return rec.Generation + 1
 }
 
 // harvestToStdout downloads the run's artifacts into a temporary folder and

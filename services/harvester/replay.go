@@ -14,6 +14,7 @@ import (
 	"github.com/dbt-harvester/harvester/events"
 	"github.com/dbt-harvester/harvester/services/internal/config"
 	"github.com/dbt-harvester/harvester/services/internal/fetch"
+	"github.com/dbt-harvester/harvester/services/internal/harvest"
 	"github.com/dbt-harvester/harvester/services/internal/publish"
 )
 
@@ -27,7 +28,6 @@ type replayRange struct {
 // runReplay is `harvester replay`: it re-harvests completed run events
 // already in DBT_RUNS by republishing each as a new harvest generation.
 func runReplay(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	start := time.Now()
 	fs := newFlagSet("replay", "replay --since T | --from-seq N [--until T | --to-seq N] [--subject FILTER]", stderr)
 	withConfig := configFlag(fs, getenv)
 	since, until := &timeFlag{now: time.Now}, &timeFlag{now: time.Now}
@@ -54,9 +54,8 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer closeNATS()
-	gen := replayGeneration(start)
-	n, err := replay(ctx, js, r, gen)
-	fmt.Fprintf(stdout, "replayed %d completed run event(s) as harvest generation %d\n", n, gen)
+	n, err := replay(ctx, js, r)
+	fmt.Fprintf(stdout, "replayed %d completed run event(s), each as its run's next harvest generation\n", n)
 	return err
 }
 
@@ -76,13 +75,14 @@ func (r replayRange) validate() error {
 	return nil
 }
 
-// replayGeneration is the harvest generation of a replay started at start:
-// its Unix time in seconds, unique per replay and far above 1 (a webhook's).
-func replayGeneration(start time.Time) int { return int(start.Unix()) }
-
-// replay republishes every completed run event in r, once per run, as
-// generation gen; it returns how many it republished.
-func replay(ctx context.Context, js jetstream.JetStream, r replayRange, gen int) (int, error) {
+// replay republishes every completed run event in r, once per run, as the
+// run's next harvest generation (see harvest.NextGeneration); it returns how
+// many it republished.
+func replay(ctx context.Context, js jetstream.JetStream, r replayRange) (int, error) {
+	records, err := js.KeyValue(ctx, events.BucketHarvests)
+	if err != nil {
+		return 0, fmt.Errorf("replay: kv %s: %w", events.BucketHarvests, err)
+	}
 	stream, err := js.Stream(ctx, events.StreamRuns)
 	if err != nil {
 		return 0, fmt.Errorf("replay: stream %s: %w (is `harvester serve` running, and NATS_URL right?)", events.StreamRuns, err)
@@ -103,7 +103,15 @@ func replay(ctx context.Context, js jetstream.JetStream, r replayRange, gen int)
 		return 0, err
 	}
 	for i, m := range picked {
-		if err := republish(ctx, js, m, gen); err != nil {
+		req, err := fetch.RequestOf(m.data)
+		if err != nil {
+			return i, fmt.Errorf("replay: %w", err)
+		}
+		rec, ok, err := harvest.Lookup(ctx, records, req.Ref.AccountID, req.Ref.RunID)
+		if err != nil {
+			return i, fmt.Errorf("replay: %w", err)
+		}
+		if err := republish(ctx, js, m, harvest.NextGeneration(rec, ok)); err != nil {
 			return i, err
 		}
 	}

@@ -3,6 +3,7 @@ package harvest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -41,6 +42,34 @@ func record(ctx context.Context, kv jetstream.KeyValue, rec events.HarvestRecord
 		return fmt.Errorf("record harvest of run %d: %w", rec.Run.RunID, err)
 	}
 	return nil
+}
+
+// Lookup reads run's record in DBT_HARVESTS; ok is false when the run was
+// never harvested.
+func Lookup(ctx context.Context, records jetstream.KeyValue, account, run int64) (rec events.HarvestRecord, ok bool, err error) {
+	e, err := records.Get(ctx, events.HarvestKey(account, run))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return rec, false, nil
+	}
+	if err != nil {
+		return rec, false, fmt.Errorf("read %s %s: %w", events.BucketHarvests, events.HarvestKey(account, run), err)
+	}
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		return rec, false, fmt.Errorf("read %s %s: %w", events.BucketHarvests, events.HarvestKey(account, run), err)
+	}
+	return rec, true, nil
+}
+
+// NextGeneration is the generation of a deliberate new harvest of a run with
+// record rec (ok false: never harvested): 1, or one more than the last, so
+// that the duplicate windows do not absorb it. Two re-harvests asked for
+// before the first one closed get the same generation, and the second is
+// absorbed: a run is not harvested twice at once.
+func NextGeneration(rec events.HarvestRecord, ok bool) int {
+	if !ok {
+		return 1
+	}
+	return max(rec.Generation, 1) + 1
 }
 
 // normalizeFix says what to do about a normalizer failure.

@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -68,22 +67,6 @@ func Harvestable(run dbtcloud.Run) bool {
 	return done && !run.IsCancelled && run.Status != dbtcloud.StatusCancelled
 }
 
-// Lookup reads a run's record in DBT_HARVESTS; ok is false when there is none.
-func Lookup(ctx context.Context, kv jetstream.KeyValue, account, run int64) (events.HarvestRecord, bool, error) {
-	e, err := kv.Get(ctx, events.HarvestKey(account, run))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return events.HarvestRecord{}, false, nil
-	}
-	if err != nil {
-		return events.HarvestRecord{}, false, fmt.Errorf("read %s %s: %w", events.BucketHarvests, events.HarvestKey(account, run), err)
-	}
-	var rec events.HarvestRecord
-	if err := json.Unmarshal(e.Value(), &rec); err != nil {
-		return events.HarvestRecord{}, false, fmt.Errorf("read %s %s: %w", events.BucketHarvests, events.HarvestKey(account, run), err)
-	}
-	return rec, true, nil
-}
-
 // Ref is where a listed run sits.
 func Ref(run dbtcloud.Run) events.RunRef {
 	return events.RunRef{AccountID: run.AccountID, ProjectID: run.ProjectID, EnvironmentID: run.EnvironmentID,
@@ -97,17 +80,14 @@ func Ref(run dbtcloud.Run) events.RunRef {
 // closes the run's harvest with a harvest.failed event and returns Failed
 // with the cause.
 func (h *Harvester) Harvest(ctx context.Context, run dbtcloud.Run) (Outcome, error) {
-	rec, ok, err := Lookup(ctx, h.Records, run.AccountID, run.ID)
+	rec, ok, err := harvest.Lookup(ctx, h.Records, run.AccountID, run.ID)
 	if err != nil {
 		return Skipped, err
 	}
 	if ok && (rec.Status == "completed" || !h.RetryFailed) {
 		return Skipped, nil
 	}
-	req := fetch.Request{Ref: Ref(run), Generation: 1}
-	if ok {
-		req.Generation = max(rec.Generation, 1) + 1
-	}
+	req := fetch.Request{Ref: Ref(run), Generation: harvest.NextGeneration(rec, ok)}
 	_, err = h.Fetcher.Fetch(ctx, req)
 	switch {
 	case err == nil:
