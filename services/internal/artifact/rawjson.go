@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"strconv"
+	"strings"
 
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -264,9 +265,52 @@ func RawTextList(raw []byte) []string {
 
 // RawNumber is a raw value as [Number] reads it.
 func RawNumber(raw []byte) Number {
-	t := RawText(raw)
-	f, err := strconv.ParseFloat(t, 64)
+	raw = trimWS(raw)
+	if len(raw) == 0 || raw[0] == 'n' || raw[0] == '{' || raw[0] == '[' || raw[0] == 't' || raw[0] == 'f' {
+		return Number{}
+	}
+	if f, ok := simpleDecimal(raw); ok {
+		return Number{Value: f, Set: true}
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(RawText(raw)), 64)
 	return Number{Value: f, Set: err == nil}
+}
+
+// simpleDecimal parses -?d+(.d+)? of at most 15 digits exactly as
+// strconv.ParseFloat does (both parts are exact in a float64, and one
+// division rounds correctly), without allocating.
+func simpleDecimal(b []byte) (float64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	var mant uint64
+	digits, frac, dot := 0, 0, false
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			mant = mant*10 + uint64(c-'0')
+			digits++
+			if dot {
+				frac++
+			}
+		case c == '.' && !dot && digits > 0:
+			dot = true
+		default:
+			return 0, false
+		}
+	}
+	if digits == 0 || digits > 15 || dot && frac == 0 {
+		return 0, false
+	}
+	f := float64(mant)
+	if frac > 0 {
+		f /= [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}[frac]
+	}
+	if neg {
+		f = -f
+	}
+	return f, true
 }
 
 // RawBool reads true; anything else is false.

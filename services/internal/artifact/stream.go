@@ -39,7 +39,7 @@ type Stream struct {
 
 // NewStream returns a Stream reading the artifact of kind k from r.
 func NewStream(r io.Reader, k Kind) *Stream {
-	return newStreamSize(r, k, 64<<10)
+	return newStreamSize(r, k, 32<<10)
 }
 
 func newStreamSize(r io.Reader, k Kind, size int) *Stream {
@@ -168,6 +168,13 @@ func (s *Stream) Object(fn func(key, raw []byte) error) (bool, error) {
 		}
 		return fn(key, raw)
 	})
+}
+
+// LastObject is the raw bytes of the object the last Object call read,
+// valid until the next call on s. Values Object handed out are subslices of
+// it, unless the object outgrew the buffer while it was read.
+func (s *Stream) LastObject() []byte {
+	return s.buf[s.pin:s.pos]
 }
 
 // MembersObject calls fn with each member of the object that is the next

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -108,4 +109,19 @@ func FuzzRaw(f *testing.F) {
 			t.Fatalf("AppendCompact(%q) = %q, not valid JSON", raw, out)
 		}
 	})
+}
+
+func TestRawNumber(t *testing.T) {
+	for _, s := range []string{"0", "1", "-2", "0.764", "1.5e3", "12345.678901", "123456789012345", "1234567890123456", "0.1", "-0.30000000000000004", `"12"`, "007", "1.", ".5"} {
+		want, werr := strconv.ParseFloat(strings.Trim(s, `"`), 64)
+		got := RawNumber([]byte(s))
+		if got.Set != (werr == nil) || got.Set && got.Value != want {
+			t.Errorf("RawNumber(%s) = %+v, want %v (%v)", s, got, want, werr)
+		}
+	}
+	for _, s := range []string{"null", "true", "{}", "[1]", ""} {
+		if got := RawNumber([]byte(s)); got.Set {
+			t.Errorf("RawNumber(%s) = %+v, want unset", s, got)
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package normalize
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/dbt-harvester/harvester/events"
@@ -19,6 +20,23 @@ type entry struct {
 	typeParams, filter, queryParams, exports                                      []byte
 	// config
 	materialized, cMeta, cTags, cGroup, cAccess, cContract, severity, warnIf, errorIf, cLoadedAtField, cFreshness []byte
+}
+
+// fieldPtrs points at every member of e, in a fixed order.
+func (e *entry) fieldPtrs() []*[]byte {
+	return []*[]byte{
+		&e.resourceType, &e.name, &e.packageName, &e.path, &e.originalFilePath, &e.fqn,
+		&e.database, &e.schema, &e.alias, &e.identifier, &e.relationName, &e.language,
+		&e.description, &e.label, &e.tags, &e.meta, &e.group, &e.access,
+		&e.version, &e.latestVersion, &e.deprecationDate, &e.contract, &e.constraints, &e.columns,
+		&e.dependsOn, &e.checksum, &e.testMetadata, &e.columnName, &e.attachedNode, &e.sourceName,
+		&e.loader, &e.loadedAtField, &e.freshness, &e.typ, &e.maturity, &e.url,
+		&e.owner, &e.calculationMethod, &e.model, &e.nodeRelation, &e.rawCode, &e.compiledCode,
+		&e.rawSQL, &e.compiledSQL, &e.entities, &e.dimensions, &e.measures, &e.primaryEntity,
+		&e.typeParams, &e.filter, &e.queryParams, &e.exports, &e.materialized, &e.cMeta,
+		&e.cTags, &e.cGroup, &e.cAccess, &e.cContract, &e.severity, &e.warnIf,
+		&e.errorIf, &e.cLoadedAtField, &e.cFreshness,
+	}
 }
 
 func (e *entry) member(k, v []byte) {
@@ -176,18 +194,27 @@ func (e *entry) config(k, v []byte) error {
 
 // asset appends the JSON of one entry's asset to dst.
 func (n *normalizer) asset(sc *scratch, dst []byte, section, key string, e *entry) ([]byte, string) {
-	typ := artifact.RawText(e.resourceType)
-	if typ == "" {
+	var typ string
+	if i, ok := n.str.ids[string(strBytes(e.resourceType))]; ok && i != 0 {
+		typ = n.str.get(i) // the common case: no allocation
+	} else if typ = artifact.RawText(e.resourceType); typ == "" {
 		typ = sectionType(section, key)
-	}
-	if i, ok := n.str.ids[typ]; ok {
-		typ = n.str.get(i)
 	}
 	self := n.lookup([]byte(key))
 	ref := n.opts.Ref
 	o := obj{b: dst}
 	o.open()
-	o.str("asset_id", events.StableAssetID(ref.AccountID, ref.ProjectID, ref.EnvironmentID, key))
+	o.key("asset_id") // events.StableAssetID, without formatting a string
+	o.b = append(o.b, '"')
+	o.b = strconv.AppendInt(o.b, ref.AccountID, 10)
+	o.b = append(o.b, '/')
+	o.b = strconv.AppendInt(o.b, ref.ProjectID, 10)
+	o.b = append(o.b, '/')
+	o.b = strconv.AppendInt(o.b, ref.EnvironmentID, 10)
+	o.b = append(o.b, '/')
+	at := len(o.b)
+	o.b = appendString(o.b, key)
+	o.b = append(o.b[:at], o.b[at+1:]...) // without appendString's opening quote
 	o.int("account_id", ref.AccountID)
 	o.int("project_id", ref.ProjectID)
 	o.int("environment_id", ref.EnvironmentID)

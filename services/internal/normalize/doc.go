@@ -11,11 +11,14 @@
 //  1. The first pass numbers every unique_id and keeps only what an asset
 //     needs from other entries: depends_on, each test's target node and
 //     column, child_map, groups and the metadata.
-//  2. catalog.json, run_results.json and sources.json are then read into
-//     compact indexes by node number (interned strings, no maps of any).
+//  2. catalog.json, run_results.json and sources.json are read, at the same
+//     time as the first pass, into compact indexes by node number (interned
+//     strings, no maps of any).
 //  3. The second pass reads each entry again and writes its asset's JSON
 //     straight from the entry's bytes, with downstream lineage, tests, test
-//     outcomes and the indexed facts, and emits it, in manifest order.
+//     outcomes and the indexed facts, and emits it, in manifest order. With
+//     more than one CPU, reading entries and building assets run on two
+//     goroutines; emit is always called from the caller's goroutine.
 //
 // Input.ReopenManifest supplies the second reading (the object store or the
 // file); without it the manifest is copied in memory between the passes.

@@ -73,9 +73,14 @@ func normalizeNDJSON(t *testing.T, root string, c goldenCase) ([]byte, []byte) {
 		Sources:    open(t, root, c.sources),
 	}
 	var out bytes.Buffer
-	enc := json.NewEncoder(&out)
 	ref := events.RunRef{AccountID: 10, ProjectID: 20, EnvironmentID: 30, JobID: 40, RunID: 50}
-	sum, err := Normalize(t.Context(), in, Options{Ref: ref}, func(a events.Asset) error { return enc.Encode(a) })
+	sum, err := NormalizeJSON(t.Context(), in, Options{Ref: ref}, func(e Encoded) error {
+		if !json.Valid(e.JSON) {
+			t.Errorf("asset %s is not valid JSON: %s", e.UniqueID, e.JSON)
+		}
+		out.Write(e.JSON) // the bytes the asset event carries
+		return out.WriteByte('\n')
+	})
 	if err != nil {
 		t.Fatalf("Normalize(%s): %v", c.name, err)
 	}
@@ -205,5 +210,32 @@ func TestCorpusOtherArtifacts(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestManifestV20 reads a Fusion manifest (v20, the shape of v12) like the
+// same manifest as v12: the corpus has none, so one is made from a v12 one.
+func TestManifestV20(t *testing.T) {
+	root := corpus.Artifacts(t)
+	v12, err := os.ReadFile(filepath.Join(root, "dbt-artifacts-parser/tests/resources/manifest/v12/jaffle_shop/manifest_1.12.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v20 := bytes.Replace(v12, []byte("dbt/manifest/v12.json"), []byte("dbt/manifest/v20.json"), 1)
+	read := func(doc []byte) (string, Summary) {
+		var out bytes.Buffer
+		sum, err := NormalizeJSON(t.Context(), Input{Manifest: bytes.NewReader(doc)}, Options{}, func(e Encoded) error {
+			out.Write(e.JSON)
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("NormalizeJSON: %v", err)
+		}
+		return out.String(), sum
+	}
+	a12, s12 := read(v12)
+	a20, s20 := read(v20)
+	if a12 != a20 || s20.Assets != s12.Assets || len(s20.Warnings) != len(s12.Warnings) {
+		t.Errorf("v20 manifest: %d assets, warnings %q; want the v12 reading (%d assets, %q)", s20.Assets, s20.Warnings, s12.Assets, s12.Warnings)
 	}
 }

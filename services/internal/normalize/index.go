@@ -2,9 +2,11 @@ package normalize
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/dbt-harvester/harvester/events"
 	"github.com/dbt-harvester/harvester/services/internal/artifact"
@@ -82,8 +84,6 @@ type catColumn struct {
 // readIndexes reads catalog, run results and source freshness into compact
 // indexes by node number.
 func (n *normalizer) readIndexes(ctx context.Context, in Input) error {
-	nodes := len(n.ids)
-	n.res, n.cat = make([]int32, nodes), make([]int32, nodes)
 	if in.Catalog != nil {
 		if err := n.readArtifact(ctx, in.Catalog, artifact.KindCatalog, n.catalogSection); err != nil {
 			return err
@@ -95,7 +95,7 @@ func (n *normalizer) readIndexes(ctx context.Context, in Input) error {
 		}
 		inv := uint32(0)
 		err := n.readArtifact(ctx, rr, artifact.KindRunResults, func(s *artifact.Stream, name string, m artifact.Metadata) error {
-			inv = n.str.id(string(m.InvocationID))
+			inv = n.intern(string(m.InvocationID))
 			if name != "results" {
 				return nil
 			}
@@ -110,7 +110,7 @@ func (n *normalizer) readIndexes(ctx context.Context, in Input) error {
 			if name != "results" {
 				return nil
 			}
-			inv := n.str.id(string(m.InvocationID))
+			inv := n.intern(string(m.InvocationID))
 			return n.elements(s, artifact.KindSources, name, func() error { return n.addFreshness(s, inv) })
 		})
 		if err != nil {
@@ -122,13 +122,8 @@ func (n *normalizer) readIndexes(ctx context.Context, in Input) error {
 		if err != nil {
 			return malformed(artifact.KindSemanticManifest, "document", err)
 		}
-		n.sum.Warnings = append(n.sum.Warnings, info.Warnings...)
+		n.idxWarnings = append(n.idxWarnings, info.Warnings...)
 		n.semantic = &info
-		for _, s := range []string{"semantic_models", "metrics", "saved_queries"} {
-			if got, want := info.Entries[s], n.sections[s]; got != want {
-				n.warnf("semantic_manifest.json has %d %s, manifest.json %d; the manifest's are harvested", got, s, want)
-			}
-		}
 	}
 	return nil
 }
@@ -154,7 +149,7 @@ func (n *normalizer) readArtifact(ctx context.Context, r io.Reader, kind artifac
 				return malformed(kind, "metadata", err)
 			}
 			sawMeta = true
-			n.noteVersion(kind, m, v)
+			n.inoteVersion(kind, m, v)
 			return nil
 		}
 		return member(s, name, m)
@@ -163,7 +158,7 @@ func (n *normalizer) readArtifact(ctx context.Context, r io.Reader, kind artifac
 		return err
 	}
 	if !sawMeta {
-		n.noteVersion(kind, m, artifact.MissingVersion(kind))
+		n.inoteVersion(kind, m, artifact.MissingVersion(kind))
 	}
 	return nil
 }
@@ -171,7 +166,7 @@ func (n *normalizer) readArtifact(ctx context.Context, r io.Reader, kind artifac
 func (n *normalizer) elements(s *artifact.Stream, kind artifact.Kind, name string, fn func() error) error {
 	ok, err := s.ElementsFunc(fn)
 	if err == nil && !ok {
-		n.warnf("%s: %s is not an array; skipped", kind.FileName(), name)
+		n.iwarnf("%s: %s is not an array; skipped", kind.FileName(), name)
 	}
 	return err
 }
@@ -181,7 +176,7 @@ func (n *normalizer) catalogSection(s *artifact.Stream, name string, _ artifact.
 	case "nodes", "sources":
 		ok, err := s.MembersObject(func(key string) error { return n.addCatalog(s, name, key) })
 		if err == nil && !ok {
-			n.warnf("catalog.json: %s is not an object; skipped", name)
+			n.iwarnf("catalog.json: %s is not an object; skipped", name)
 		}
 		return err
 	case "errors":
@@ -190,18 +185,14 @@ func (n *normalizer) catalogSection(s *artifact.Stream, name string, _ artifact.
 			return err
 		}
 		for _, e := range artifact.RawTextList(raw) {
-			n.warnf("catalog.json: dbt reported: %s", e)
+			n.iwarnf("catalog.json: dbt reported: %s", e)
 		}
 	}
 	return nil
 }
 
 func (n *normalizer) addCatalog(s *artifact.Stream, section, key string) error {
-	i := n.lookup([]byte(key))
-	if i < 0 || !n.defined[i] {
-		n.catalogOff++
-		return s.Skip()
-	}
+	i := n.idOf([]byte(key))
 	var e catalogEntry
 	var buf []byte
 	_, err := s.Object(func(k, v []byte) error {
@@ -210,28 +201,28 @@ func (n *normalizer) addCatalog(s *artifact.Stream, section, key string) error {
 			_, err := artifact.EachMember(v, func(k, v []byte) error {
 				switch string(k) {
 				case "type":
-					e.tableType = n.str.raw(v)
+					e.tableType = n.internRaw(v)
 				case "comment":
-					e.comment = n.str.raw(v)
+					e.comment = n.internRaw(v)
 				case "owner":
-					e.owner = n.str.raw(v)
+					e.owner = n.internRaw(v)
 				}
 				return nil
 			})
 			return err
 		case "columns":
 			_, err := artifact.EachMember(v, func(k, v []byte) error {
-				c := catColumn{name: n.str.idBytes(k)}
+				c := catColumn{name: n.internBytes(k)}
 				_, err := artifact.EachMember(v, func(k, v []byte) error {
 					switch string(k) {
 					case "name":
-						if t := artifact.RawText(v); t != "" {
-							c.name = n.str.id(t)
+						if !isEmptyText(v) {
+							c.name = n.internRaw(v)
 						}
 					case "type":
-						c.typ = n.str.raw(v)
+						c.typ = n.internRaw(v)
 					case "comment":
-						c.comment = n.str.raw(v)
+						c.comment = n.internRaw(v)
 					case "index":
 						if num := artifact.RawNumber(v); num.Set {
 							c.index, c.hasIndex = int32(num.Value), true
@@ -246,14 +237,14 @@ func (n *normalizer) addCatalog(s *artifact.Stream, section, key string) error {
 		case "stats":
 			buf = n.appendStats(buf[:0], v)
 			if len(buf) > 2 {
-				e.stats = n.str.id(string(buf))
+				e.stats = n.intern(string(buf))
 			}
 		}
 		return nil
 	})
 	slices.SortStableFunc(e.columns, func(a, b catColumn) int { return int(a.index) - int(b.index) })
 	n.cats = append(n.cats, e)
-	n.cat[i] = int32(len(n.cats))
+	n.catNode = append(n.catNode, i)
 	return err
 }
 
@@ -297,28 +288,21 @@ func (n *normalizer) addResult(s *artifact.Stream, inv uint32) error {
 				r.failures, r.hasFailures = int64(num.Value), true
 			}
 		case "message":
-			r.message = n.str.raw(v)
+			r.message = n.internRaw(v)
 		}
 	})
 	if err != nil {
 		return err
 	}
+	n.mu.Lock()
 	status := n.str.get(r.status)
+	n.mu.Unlock()
 	n.sum.ResultStatuses[status]++
 	if sid := string(id); strings.HasPrefix(sid, "test.") || strings.HasPrefix(sid, "unit_test.") {
 		countOutcome(&n.sum.Tests, status)
 	}
-	i := n.lookup(id)
-	if i < 0 || !n.defined[i] {
-		n.resultsOff++
-		return nil
-	}
-	if n.res[i] > 0 {
-		n.results[n.res[i]-1] = *r
-		return nil
-	}
 	n.results = append(n.results, *r)
-	n.res[i] = int32(len(n.results))
+	n.resNode = append(n.resNode, n.idOf(id))
 	return nil
 }
 
@@ -329,18 +313,18 @@ func (n *normalizer) readResult(s *artifact.Stream, r *result, other func(k, v [
 	_, err := s.Object(func(k, v []byte) error {
 		switch string(k) {
 		case "status":
-			r.status = n.str.raw(v)
+			r.status = n.internRaw(v)
 		case "execution_time":
 			r.exec = artifact.RawNumber(v).Value
 		case "thread_id":
-			r.thread = n.str.raw(v)
+			r.thread = n.internRaw(v)
 		case "adapter_response":
 			if artifact.IsEmptyObject(v) {
 				return nil
 			}
 			var ok bool
 			if buf, ok = artifact.AppendCompact(buf[:0], v); ok {
-				r.adapter = n.str.id(string(buf))
+				r.adapter = n.intern(string(buf))
 			}
 			if rows := artifact.RawNumber(artifact.Member(v, "rows_affected")); rows.Set && artifact.Member(v, "rows_affected")[0] != '"' {
 				r.rows, r.hasRows = int64(rows.Value), true
@@ -348,7 +332,7 @@ func (n *normalizer) readResult(s *artifact.Stream, r *result, other func(k, v [
 		case "timing":
 			_, err := artifact.EachElement(v, func(t []byte) error {
 				base := -1
-				switch artifact.RawText(artifact.Member(t, "name")) {
+				switch string(strBytes(artifact.Member(t, "name"))) {
 				case "compile":
 					base = 0
 				case "execute":
@@ -370,11 +354,64 @@ func (n *normalizer) readResult(s *artifact.Stream, r *result, other func(k, v [
 }
 
 func unixNano(raw []byte) int64 {
+	if b := strBytes(raw); b != nil {
+		if ns, ok := fastTime(b); ok {
+			return ns
+		}
+	}
 	t, ok := artifact.ParseTime(artifact.RawText(raw))
 	if !ok {
 		return 0
 	}
 	return t.UnixNano()
+}
+
+// fastTime parses the timestamps dbt writes most, 2006-01-02T15:04:05Z and
+// 2006-01-02T15:04:05.999999Z, without allocating; ok is false otherwise.
+func fastTime(b []byte) (int64, bool) {
+	if len(b) < 20 || b[len(b)-1] != 'Z' || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
+		return 0, false
+	}
+	num := func(i, n int) (int, bool) {
+		v := 0
+		for _, c := range b[i : i+n] {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v, true
+	}
+	var f [6]int
+	for i, p := range [6][2]int{{0, 4}, {5, 2}, {8, 2}, {11, 2}, {14, 2}, {17, 2}} {
+		v, ok := num(p[0], p[1])
+		if !ok {
+			return 0, false
+		}
+		f[i] = v
+	}
+	nanos := 0
+	if rest := b[19 : len(b)-1]; len(rest) > 0 {
+		if rest[0] != '.' || len(rest) < 2 || len(rest) > 10 {
+			return 0, false
+		}
+		v, ok := num(20, len(rest)-1)
+		if !ok {
+			return 0, false
+		}
+		for range 10 - len(rest) {
+			v *= 10
+		}
+		nanos = v
+	}
+	if f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > 31 || f[3] > 23 || f[4] > 59 || f[5] > 59 {
+		return 0, false
+	}
+	t := time.Date(f[0], time.Month(f[1]), f[2], f[3], f[4], f[5], nanos, time.UTC)
+	if t.Day() != f[2] { // February 30th and the like: let ParseTime refuse it
+		return 0, false
+	}
+	return t.UnixNano(), true
 }
 
 func (n *normalizer) addFreshness(s *artifact.Stream, inv uint32) error {
@@ -397,19 +434,17 @@ func (n *normalizer) addFreshness(s *artifact.Stream, inv uint32) error {
 			if !artifact.IsEmptyObject(v) {
 				var ok bool
 				if buf, ok = artifact.AppendCompact(buf[:0], v); ok {
-					f.criteria = n.str.id(string(buf))
+					f.criteria = n.intern(string(buf))
 				}
 			}
 		case "error":
-			f.err = n.str.raw(v)
+			f.err = n.internRaw(v)
 		}
 	})
 	if err != nil {
 		return err
 	}
-	if i := n.lookup(id); i >= 0 {
-		n.fresh[i] = f
-	}
+	n.fresh[n.idOf(id)] = f
 	return nil
 }
 
@@ -428,5 +463,75 @@ func countOutcome(t *events.TestOutcomes, status string) {
 		t.Skipped++
 	default:
 		t.Other++
+	}
+}
+
+// The first pass and the reading of the indexes run at the same time: what
+// they share (node numbers, interned strings) is locked, and the indexes'
+// warnings are kept apart and appended after the manifest's, in order.
+
+func (n *normalizer) intern(s string) uint32 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.str.id(s)
+}
+
+func (n *normalizer) internBytes(b []byte) uint32 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.str.idBytes(b)
+}
+
+func (n *normalizer) internRaw(raw []byte) uint32 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.str.raw(raw)
+}
+
+func (n *normalizer) iwarnf(format string, args ...any) {
+	n.idxWarnings = append(n.idxWarnings, fmt.Sprintf(format, args...))
+}
+
+func (n *normalizer) inoteVersion(kind artifact.Kind, m artifact.Metadata, v artifact.Version) {
+	if s := string(m.SchemaVersion); s != "" {
+		n.idxVersions[kind.FileName()] = s
+	}
+	if v.Warning != "" {
+		n.iwarnf("%s", v.Warning)
+	}
+}
+
+// joinIndexes files the indexes by node number once both the first pass
+// and the indexes are read: later results for a node replace earlier ones,
+// and entries of nodes the manifest does not define are counted.
+func (n *normalizer) joinIndexes() {
+	nodes := len(n.ids)
+	n.res, n.cat = make([]int32, nodes), make([]int32, nodes)
+	for i, node := range n.resNode {
+		if n.defined[node] {
+			n.res[node] = int32(i + 1)
+		} else {
+			n.resultsOff++
+		}
+	}
+	for i, node := range n.catNode {
+		if n.defined[node] {
+			n.cat[node] = int32(i + 1)
+			n.cats[i].used = true
+		} else {
+			n.catalogOff++
+		}
+	}
+	n.resNode, n.catNode = nil, nil
+	n.sum.Warnings = append(n.sum.Warnings, n.idxWarnings...)
+	for k, v := range n.idxVersions {
+		n.sum.ArtifactVersions[k] = v
+	}
+	if n.semantic != nil {
+		for _, s := range []string{"semantic_models", "metrics", "saved_queries"} {
+			if got, want := n.semantic.Entries[s], n.sections[s]; got != want {
+				n.warnf("semantic_manifest.json has %d %s, manifest.json %d; the manifest's are harvested", got, s, want)
+			}
+		}
 	}
 }

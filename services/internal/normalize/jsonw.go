@@ -1,6 +1,7 @@
 package normalize
 
 import (
+	"encoding/binary"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -104,12 +105,31 @@ func appendRawText(dst, raw []byte) []byte {
 
 // plain reports whether s needs no escaping as encoding/json writes strings.
 func plain(s []byte) bool {
-	for _, c := range s {
-		if c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			return false
+	return special(s, 0) == len(s)
+}
+
+// special is the index of the first byte of s from i that a JSON string
+// cannot hold as it is, as encoding/json writes strings (a control byte, a
+// quote, a backslash, <, >, &, or any non-ASCII byte), or len(s). It tests
+// eight bytes at a time.
+func special[T string | []byte](s T, i int) int {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	for ; i+8 <= len(s); i += 8 {
+		var w [8]byte
+		copy(w[:], s[i:i+8])
+		x := binary.LittleEndian.Uint64(w[:])
+		q, b, l, g, a := x^(lo*'"'), x^(lo*'\\'), x^(lo*'<'), x^(lo*'>'), x^(lo*'&')
+		m := x | (x-lo*0x20)&^x | (q-lo)&^q | (b-lo)&^b | (l-lo)&^l | (g-lo)&^g | (a-lo)&^a
+		if m&hi != 0 {
+			break
 		}
 	}
-	return true
+	for ; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return i
+		}
+	}
+	return i
 }
 
 // appendString appends s as a JSON string exactly as encoding/json does
@@ -119,6 +139,10 @@ func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		if j := special(s, i); j > i {
+			i = j
+			continue
+		}
 		if b := s[i]; b < utf8.RuneSelf {
 			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
 				i++

@@ -91,14 +91,28 @@ func NormalizeJSON(ctx context.Context, in Input, opts Options, emit func(Encode
 		return Summary{}, err
 	}
 	n := newNormalizer(opts)
-	err = n.pass1(ctx, first)
+	ctx1, cancel := context.WithCancel(ctx)
+	idxErr := make(chan error, 1)
+	go func() { // the other artifacts, while the manifest is read
+		err := n.readIndexes(ctx1, in)
+		if err != nil {
+			cancel()
+		}
+		idxErr <- err
+	}()
+	err = n.pass1(ctx1, first)
 	closeFirst()
-	if err != nil {
+	ierr := <-idxErr
+	cancel()
+	switch {
+	case ierr != nil && (err == nil || errors.Is(err, context.Canceled) && ctx.Err() == nil):
+		return n.sum, ierr
+	case err != nil:
 		return n.sum, err
+	case ierr != nil:
+		return n.sum, ierr
 	}
-	if err := n.readIndexes(ctx, in); err != nil {
-		return n.sum, err
-	}
+	n.joinIndexes()
 	n.link()
 	r, err := second()
 	if err != nil {

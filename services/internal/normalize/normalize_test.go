@@ -2,12 +2,15 @@ package normalize
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/dbt-harvester/harvester/events"
+	"github.com/dbt-harvester/harvester/services/internal/artifact"
 	"github.com/dbt-harvester/harvester/services/internal/retry"
 )
 
@@ -237,6 +240,134 @@ func TestRefName(t *testing.T) {
 	for _, tt := range tests {
 		if got := refName(tt.in); got != tt.want {
 			t.Errorf("refName(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestFastTime(t *testing.T) {
+	for _, s := range []string{"2026-01-15T06:00:02.000000Z", "2024-02-29T23:59:59Z", "2024-01-01T00:00:01.5Z", "2024-01-01T00:00:01.123456789Z"} {
+		want, ok := artifact.ParseTime(s)
+		got, fok := fastTime([]byte(s))
+		if !ok || !fok || got != want.UnixNano() {
+			t.Errorf("fastTime(%q) = %d, %v; want %d", s, got, fok, want.UnixNano())
+		}
+	}
+	for _, s := range []string{"2024-01-01 00:00:01", "2024-01-01T00:00:01+02:00", "2024-13-01T00:00:01Z", "2023-02-29T00:00:00Z", "x"} {
+		if _, ok := fastTime([]byte(s)); ok {
+			t.Errorf("fastTime(%q) ok, want fallback", s)
+		}
+	}
+}
+
+func TestNormalizeFidelity(t *testing.T) {
+	got, _, sum := normalizeSmall(t, Options{})
+	orders := got["model.p.orders"]
+	if orders.TestResults == nil || orders.TestResults.Warn != 1 || orders.TestResults.Pass != 1 {
+		t.Errorf("orders.test_results = %+v, want 1 warn (not_null) and 1 pass (unit test)", orders.TestResults)
+	}
+	if c := orders.Columns[0]; c.TestResults == nil || c.TestResults.Warn != 1 {
+		t.Errorf("orders.columns[id].test_results = %+v, want 1 warn", c.TestResults)
+	}
+	if sum.Project == nil || sum.Project.AdapterType != "postgres" || sum.Project.SchemaVersion == "" {
+		t.Errorf("summary project = %+v, want the manifest's metadata", sum.Project)
+	}
+	if len(sum.Groups) != 1 || sum.Groups[0].Name != "sales" || sum.Groups[0].OwnerEmail != "sales@x" {
+		t.Errorf("summary groups = %+v, want sales owned by sales@x", sum.Groups)
+	}
+
+	const manifest = `{"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json", "project_id": "abc123"},
+	 "nodes": {"model.p.m": {"resource_type": "model", "name": "m", "meta": {"z": 1.0, "a": {"b": [1, "x"]}}, "config": {"meta": {"z": 2}},
+	   "constraints": [{"type": "primary_key", "columns": ["id"]}], "deprecation_date": "2027-01-01T00:00:00Z",
+	   "columns": {"id": {"name": "id", "constraints": [{"type": "not_null"}]}}},
+	  "widget.p.w": {"resource_type": "widget", "name": "w"}},
+	 "semantic_models": {"semantic_model.p.s": {"name": "s", "model": "ref('m')", "entities": [{"name": "id", "type": "primary"}],
+	   "dimensions": [{"name": "d", "type": "categorical"}], "measures": [{"name": "n", "agg": "count"}]}},
+	 "metrics": {"metric.p.x": {"name": "x", "type": "simple", "type_params": {"measure": {"name": "n"}}}},
+	 "future_section": {"x": 1}}`
+	var assets []Encoded
+	sum, err := NormalizeJSON(t.Context(), Input{Manifest: strings.NewReader(manifest)}, Options{}, func(e Encoded) error {
+		e.JSON = append([]byte(nil), e.JSON...)
+		assets = append(assets, e)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("NormalizeJSON: %v", err)
+	}
+	byID := map[string]string{}
+	for _, e := range assets {
+		byID[e.UniqueID] = string(e.JSON)
+	}
+	for _, want := range []struct{ id, part string }{
+		{"model.p.m", `"meta":{"z":2,"a":{"b":[1,"x"]}}`},
+		{"model.p.m", `"constraints":[{"type":"primary_key","columns":["id"]}]`},
+		{"model.p.m", `"deprecation_date":"2027-01-01T00:00:00Z"`},
+		{"model.p.m", `{"name":"id","description":"","constraints":[{"type":"not_null"}],"in_catalog":false,"in_manifest":true}`},
+		{"widget.p.w", `"resource_type":"widget"`},
+		{"semantic_model.p.s", `"semantic_model":{"model":"ref('m')","entities":[{"name":"id","type":"primary"}],"dimensions":[{"name":"d","type":"categorical"}],"measures":[{"name":"n","agg":"count"}]}`},
+		{"metric.p.x", `"metric":{"type_params":{"measure":{"name":"n"}}}`},
+	} {
+		if !strings.Contains(byID[want.id], want.part) {
+			t.Errorf("asset %s = %s\nwant it to contain %s", want.id, byID[want.id], want.part)
+		}
+	}
+	warnings := strings.Join(sum.Warnings, "\n")
+	for _, w := range []string{`top-level member "future_section" is not harvested`, `resource_type "widget"`} {
+		if !strings.Contains(warnings, w) {
+			t.Errorf("warnings = %q, want one saying %s", sum.Warnings, w)
+		}
+	}
+	if sum.Project == nil || sum.Project.ProjectIDHash != "abc123" {
+		t.Errorf("project = %+v, want project_id_hash abc123", sum.Project)
+	}
+}
+
+// TestNormalizeLargeEntries reads entries larger than the reader's buffer,
+// in the middle of small ones, so that buffers move while an entry is read.
+func TestNormalizeLargeEntries(t *testing.T) {
+	big := strings.Repeat("x\\\"y", 50000)
+	var b strings.Builder
+	b.WriteString(`{"nodes": {`)
+	for i := range 40 {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		desc := "small"
+		if i%7 == 3 {
+			desc = big
+		}
+		fmt.Fprintf(&b, `"model.p.m%d": {"name": "m%d", "description": "%s", "tags": ["t%d"], "meta": {"k": %d}}`, i, i, desc, i, i)
+	}
+	b.WriteString(`}}`)
+	n := 0
+	_, err := NormalizeJSON(t.Context(), Input{Manifest: strings.NewReader(b.String())}, Options{}, func(e Encoded) error {
+		a, err := e.Asset()
+		if err != nil {
+			return err
+		}
+		want := "small"
+		if n%7 == 3 {
+			want = strings.ReplaceAll(big, `\"`, `"`)
+		}
+		if a.UniqueID != fmt.Sprintf("model.p.m%d", n) || a.Description != want || a.Tags[0] != fmt.Sprintf("t%d", n) {
+			t.Errorf("asset %d = %s %q... tags %v", n, a.UniqueID, a.Description[:min(20, len(a.Description))], a.Tags)
+		}
+		n++
+		return nil
+	})
+	if err != nil || n != 40 {
+		t.Fatalf("NormalizeJSON = %v after %d assets, want 40", err, n)
+	}
+}
+
+func TestAppendStringMatchesEncodingJSON(t *testing.T) {
+	for _, s := range []string{"", "plain text of some length, more than eight", `quo"te\back`, "<a href='x'>&amp;</a>",
+		"tab\tnew\nline\x01\x1f", "naïve café ☃ \u2028 \u2029 end", "bad \xff\xfe utf8", strings.Repeat("abcdefgh", 9) + "\"", "12345678\x7f"} {
+		want, _ := json.Marshal(s)
+		if got := appendString(nil, s); string(got) != string(want) {
+			t.Errorf("appendString(%q) = %s, want %s", s, got, want)
+		}
+		if got, want := plain([]byte(s)), string(want) == `"`+s+`"`; got != want {
+			t.Errorf("plain(%q) = %v, want %v", s, got, want)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/dbt-harvester/harvester/events"
 	"github.com/dbt-harvester/harvester/services/internal/artifact"
@@ -34,14 +35,20 @@ type normalizer struct {
 	deps        []int32
 	cur         result
 
-	res        []int32 // by node number: 1 + index in results, 0 for none
-	results    []result
-	cat        []int32 // by node number: 1 + index in cats
-	cats       []catalogEntry
-	fresh      map[int32]*freshness
-	semantic   *artifact.Info
-	catalogOff int // catalog entries of nodes not in the manifest
-	resultsOff int
+	mu sync.Mutex // ids, index, defined and str while pass 1 and the indexes are read at once
+
+	res         []int32 // by node number: 1 + index in results, 0 for none
+	results     []result
+	resNode     []int32 // node number of each result, until joinIndexes
+	cat         []int32 // by node number: 1 + index in cats
+	cats        []catalogEntry
+	catNode     []int32
+	idxWarnings []string
+	idxVersions map[string]string
+	fresh       map[int32]*freshness
+	semantic    *artifact.Info
+	catalogOff  int // catalog entries of nodes not in the manifest
+	resultsOff  int
 }
 
 type edge struct{ from, to int32 }
@@ -67,11 +74,14 @@ func newNormalizer(opts Options) *normalizer {
 		sections:     map[string]int{},
 		unknownTypes: map[string]int{},
 		fresh:        map[int32]*freshness{},
+		idxVersions:  map[string]string{},
 	}
 }
 
 // idOf numbers a unique_id, on first sight.
 func (n *normalizer) idOf(b []byte) int32 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	if i, ok := n.index[string(b)]; ok {
 		return i
 	}
@@ -85,6 +95,8 @@ func (n *normalizer) idOf(b []byte) int32 {
 
 // lookup is the node number of a unique_id, -1 when never seen.
 func (n *normalizer) lookup(b []byte) int32 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	if i, ok := n.index[string(b)]; ok {
 		return i
 	}
@@ -109,14 +121,16 @@ func isResourceSection(name string) bool {
 	return false
 }
 
-// knownType reports whether the harvest maps resource type t.
-func knownType(t string) bool {
-	switch t {
-	case "model", "seed", "snapshot", "test", "analysis", "operation", "sql_operation", "rpc", "sql",
-		"source", "exposure", "metric", "semantic_model", "saved_query", "unit_test", "function":
-		return true
+// knownType returns the resource type the harvest maps named b (a constant,
+// so no allocation), and whether it knows it.
+func knownType(b []byte) (string, bool) {
+	for _, t := range [...]string{"model", "test", "seed", "snapshot", "analysis", "operation", "sql_operation", "rpc", "sql",
+		"source", "exposure", "metric", "semantic_model", "saved_query", "unit_test", "function"} {
+		if string(b) == t {
+			return t, true
+		}
 	}
-	return false
+	return "", false
 }
 
 // pass1 reads the manifest for what the assets need from other entries:
@@ -221,7 +235,9 @@ func (n *normalizer) children(key string, raw []byte) error {
 // lineage records one entry's number, dependencies and, for tests, target.
 func (n *normalizer) lineage(s *artifact.Stream, section, key string) error {
 	self := n.idOf([]byte(key))
+	n.mu.Lock()
 	n.defined[self] = true
+	n.mu.Unlock()
 	var typ, attached, column, ref []byte
 	deps := n.deps[:0]
 	defer func() { n.deps = deps[:0] }()
@@ -262,12 +278,14 @@ func (n *normalizer) lineage(s *artifact.Stream, section, key string) error {
 	if err != nil {
 		return err
 	}
-	t := artifact.RawText(typ)
-	if t == "" {
-		t = sectionType(section, key)
-	}
-	if !knownType(t) {
-		n.unknownTypes[t]++
+	t, known := knownType(strBytes(typ))
+	if !known {
+		if t = artifact.RawText(typ); t == "" {
+			t = sectionType(section, key)
+		}
+		if _, known = knownType([]byte(t)); !known {
+			n.unknownTypes[t]++
+		}
 	}
 	for _, d := range deps {
 		n.depEdges = append(n.depEdges, edge{d, self})
@@ -277,7 +295,7 @@ func (n *normalizer) lineage(s *artifact.Stream, section, key string) error {
 		if target >= 0 {
 			col := uint32(0)
 			if t == "test" {
-				col = n.str.raw(column)
+				col = n.internRaw(column)
 			}
 			n.links = append(n.links, testLink{target: target, test: self, column: col})
 		}
@@ -294,7 +312,9 @@ func (n *normalizer) resolve(attached []byte, refName string, deps []int32) int3
 	}
 	if refName != "" {
 		for _, d := range deps {
+			n.mu.Lock()
 			id := n.ids[d]
+			n.mu.Unlock()
 			if strings.HasSuffix(id, "."+refName) || strings.Contains(id, "."+refName+".v") {
 				return d
 			}

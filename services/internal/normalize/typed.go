@@ -1,6 +1,7 @@
 package normalize
 
 import (
+	"bytes"
 	"strings"
 
 	"github.com/dbt-harvester/harvester/services/internal/artifact"
@@ -80,10 +81,44 @@ func appendMergedMeta(dst, meta, cfg []byte) []byte {
 // column is one merged column on its way out.
 type column struct {
 	name, dataType, source, comment string
+	nameB                           []byte // a YAML-only column's name, when name is ""
+	dataTypeRaw                     []byte // the YAML's data_type, when the catalog has none
 	index                           int32
 	description, meta, cMeta, cons  []byte
-	tags                            []string
+	tags, cTags                     []byte
 	inCatalog, inManifest           bool
+}
+
+// is reports whether the column's name is name, case-insensitively.
+func (c *column) is(name string) bool {
+	if c.name != "" {
+		return strings.EqualFold(c.name, name)
+	}
+	return eqFold(name, c.nameB)
+}
+
+// eqFold reports whether s and b are equal under Unicode case folding,
+// without allocating for ASCII.
+func eqFold(s string, b []byte) bool {
+	if len(s) != len(b) {
+		return strings.EqualFold(s, string(b))
+	}
+	for i := range len(s) {
+		x, y := s[i], b[i]
+		if x >= 0x80 || y >= 0x80 {
+			return strings.EqualFold(s, string(b))
+		}
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // columns merges the YAML columns with the catalog's by name,
@@ -105,6 +140,15 @@ func (n *normalizer) columns(sc *scratch, o *obj, e *entry, self int32) {
 	}
 	artifact.EachMember(e.columns, func(k, v []byte) error {
 		var name, desc, meta, dataType, tags, cMeta, cTags, cons []byte
+		config := func(k, v []byte) error {
+			switch string(k) {
+			case "meta":
+				cMeta = v
+			case "tags":
+				cTags = v
+			}
+			return nil
+		}
 		artifact.EachMember(v, func(k, v []byte) error {
 			switch string(k) {
 			case "name":
@@ -120,28 +164,24 @@ func (n *normalizer) columns(sc *scratch, o *obj, e *entry, self int32) {
 			case "constraints":
 				cons = v
 			case "config":
-				cMeta, cTags = artifact.Member(v, "meta"), artifact.Member(v, "tags")
+				artifact.EachMember(v, config)
 			}
 			return nil
 		})
-		nm := artifact.RawText(name)
-		if nm == "" {
-			nm = string(k)
+		nm := strBytes(name)
+		if len(nm) == 0 {
+			nm = k
 		}
 		i := columnIndex(cols, nm)
 		if i < 0 {
 			i = len(cols)
-			cols = append(cols, column{name: nm})
+			cols = append(cols, column{nameB: nm})
 		}
 		c := &cols[i]
 		c.inManifest, c.description, c.meta, c.cMeta, c.cons = true, desc, meta, cMeta, cons
-		if t := union(artifact.RawTextList(tags), artifact.RawTextList(cTags)); len(t) > 0 {
-			c.tags = t
-		}
-		if c.dataType == "" {
-			if dt := artifact.RawText(dataType); dt != "" {
-				c.dataType, c.source = dt, "yaml"
-			}
+		c.tags, c.cTags = tags, cTags
+		if c.dataType == "" && !isEmptyText(dataType) {
+			c.dataTypeRaw, c.source = dataType, "yaml"
 		}
 		return nil
 	})
@@ -163,21 +203,33 @@ func (n *normalizer) columns(sc *scratch, o *obj, e *entry, self int32) {
 func (n *normalizer) column(o *obj, c *column, links []int32) {
 	co := obj{b: o.b}
 	co.open()
-	co.str("name", c.name)
-	co.strOmit("data_type", c.dataType)
+	co.key("name")
+	if c.name != "" || !plain(c.nameB) {
+		co.b = appendString(co.b, c.name+string(c.nameB))
+	} else {
+		co.b = append(append(append(co.b, '"'), c.nameB...), '"')
+	}
+	if c.dataTypeRaw != nil {
+		co.text("data_type", c.dataTypeRaw)
+	} else {
+		co.strOmit("data_type", c.dataType)
+	}
 	co.strOmit("data_type_source", c.source)
 	co.text("description", c.description)
 	if c.index != 0 {
 		co.int("index", int64(c.index))
 	}
 	co.strOmit("comment", c.comment)
-	co.stringsOmit("tags", c.tags)
+	if !isEmptyList(c.tags) || !isEmptyList(c.cTags) {
+		co.key("tags")
+		co.b = appendUnion(co.b, c.tags, c.cTags)
+	}
 	if !artifact.IsEmptyObject(c.meta) || !artifact.IsEmptyObject(c.cMeta) {
 		co.key("meta")
 		co.b = appendMergedMeta(co.b, c.meta, c.cMeta)
 	}
 	co.rawOmit("constraints", c.cons)
-	mine := func(col uint32) bool { return col != 0 && strings.EqualFold(n.str.get(col), c.name) }
+	mine := func(col uint32) bool { return col != 0 && c.is(n.str.get(col)) }
 	var tests []int32
 	for _, li := range links {
 		if mine(n.links[li].column) {
@@ -199,13 +251,20 @@ func (n *normalizer) column(o *obj, c *column, links []int32) {
 }
 
 // columnIndex finds a column by name, case-insensitively; -1 when absent.
-func columnIndex(cols []column, name string) int {
+func columnIndex(cols []column, name []byte) int {
 	for i := range cols {
-		if strings.EqualFold(cols[i].name, name) {
+		if cols[i].name != "" && eqFold(cols[i].name, name) || cols[i].name == "" && bytes.EqualFold(cols[i].nameB, name) {
 			return i
 		}
 	}
 	return -1
+}
+
+// isEmptyList reports whether a raw list (or single value) has no items.
+func isEmptyList(raw []byte) bool {
+	empty := true
+	each(raw, func([]byte) error { empty = false; return nil })
+	return empty
 }
 
 // result writes the node's run result, with source freshness for sources.
