@@ -33,13 +33,19 @@ type RunResult struct {
 // ReadRunResults streams run_results.json, calling fn for each result.
 // Errors are classified as in [ReadManifest].
 func ReadRunResults(ctx context.Context, r io.Reader, fn func(*RunResult) error) (Info, error) {
-	rd := newReader(ctx, r, KindRunResults)
+	return readResults(ctx, r, KindRunResults, fn)
+}
+
+// readResults streams the "results" array of an artifact of kind (run
+// results, source freshness), decoding each entry as a T for fn.
+func readResults[T any](ctx context.Context, r io.Reader, kind Kind, fn func(*T) error) (Info, error) {
+	rd := newReader(ctx, r, kind)
 	err := rd.walk(func(name string) (bool, error) {
 		if name != "results" {
 			return false, nil
 		}
 		return true, rd.elements(name, func() error {
-			var res RunResult
+			var res T
 			if err := rd.entry("results", &res); err != nil {
 				return err
 			}
@@ -72,23 +78,7 @@ type FreshnessResult struct {
 // ReadSources streams sources.json (source freshness), calling fn for each
 // result. Errors are classified as in [ReadManifest].
 func ReadSources(ctx context.Context, r io.Reader, fn func(*FreshnessResult) error) (Info, error) {
-	rd := newReader(ctx, r, KindSources)
-	err := rd.walk(func(name string) (bool, error) {
-		if name != "results" {
-			return false, nil
-		}
-		return true, rd.elements(name, func() error {
-			var res FreshnessResult
-			if err := rd.entry("results", &res); err != nil {
-				return err
-			}
-			return fn(&res)
-		})
-	})
-	if err != nil {
-		return rd.info, err
-	}
-	return rd.finish(), nil
+	return readResults(ctx, r, KindSources, fn)
 }
 
 // CatalogTable is one entry of catalog.json's nodes or sources.

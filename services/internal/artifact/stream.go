@@ -69,21 +69,28 @@ func (s *Stream) fill(keep int) (int, bool, error) {
 		copy(nb, s.buf[:s.end])
 		s.buf = nb
 	}
+	got, err := s.readMore()
+	return shift, got, err
+}
+
+// readMore reads into the free end of the buffer; it reports whether any
+// bytes came, and remembers the end of the input.
+func (s *Stream) readMore() (bool, error) {
 	if s.eof {
-		return shift, false, nil
+		return false, nil
 	}
 	for {
 		n, err := s.r.Read(s.buf[s.end:])
 		s.end += n
 		if errors.Is(err, io.EOF) {
 			s.eof = true
-			return shift, n > 0, nil
+			return n > 0, nil
 		}
 		if err != nil {
-			return shift, false, fmt.Errorf("read %s: %w", s.kind.FileName(), err)
+			return false, fmt.Errorf("read %s: %w", s.kind.FileName(), err)
 		}
 		if n > 0 {
-			return shift, true, nil
+			return true, nil
 		}
 	}
 }
@@ -103,23 +110,8 @@ func (s *Stream) fillPinned() (int, bool, error) {
 		s.end = copy(nb, s.buf[s.pin:s.end])
 		s.buf, s.pos, s.off, s.pin = nb, s.pos-shift, s.off+int64(shift), 0
 	}
-	if s.eof {
-		return shift, false, nil
-	}
-	for {
-		n, err := s.r.Read(s.buf[s.end:])
-		s.end += n
-		if errors.Is(err, io.EOF) {
-			s.eof = true
-			return shift, n > 0, nil
-		}
-		if err != nil {
-			return shift, false, fmt.Errorf("read %s: %w", s.kind.FileName(), err)
-		}
-		if n > 0 {
-			return shift, true, nil
-		}
-	}
+	got, err := s.readMore()
+	return shift, got, err
 }
 
 // Object calls fn with each member of the object that is the next value:
