@@ -173,15 +173,9 @@ func (s *Stream) LastObject() []byte {
 // value, each one's own members walked by Object: a section of entries read
 // one at a time, each scanned once.
 func (s *Stream) MembersObject(fn func(key string) error) (bool, error) {
-	c, err := s.ws()
-	if err != nil {
-		return false, err
+	if in, null, err := s.enter('{'); !in {
+		return null, err
 	}
-	if c != '{' {
-		raw, err := s.Value()
-		return bytes.Equal(raw, []byte("null")), err
-	}
-	s.pos++
 	return true, s.list('}', func() error {
 		k, err := s.key()
 		if err != nil {
@@ -357,15 +351,9 @@ func (s *Stream) Walk(member func(name string) error) error {
 // raw is valid until fn returns. null is an empty object; any other value is
 // skipped and reported as false.
 func (s *Stream) Members(fn func(key string, raw []byte) error) (bool, error) {
-	c, err := s.ws()
-	if err != nil {
-		return false, err
+	if in, null, err := s.enter('{'); !in {
+		return null, err
 	}
-	if c != '{' {
-		raw, err := s.Value()
-		return bytes.Equal(raw, []byte("null")), err
-	}
-	s.pos++
 	return true, s.list('}', func() error {
 		k, err := s.key()
 		if err != nil {
@@ -382,15 +370,9 @@ func (s *Stream) Members(fn func(key string, raw []byte) error) (bool, error) {
 // Elements calls fn with each element of the array that is the next value;
 // as Members.
 func (s *Stream) Elements(fn func(raw []byte) error) (bool, error) {
-	c, err := s.ws()
-	if err != nil {
-		return false, err
+	if in, null, err := s.enter('['); !in {
+		return null, err
 	}
-	if c != '[' {
-		raw, err := s.Value()
-		return bytes.Equal(raw, []byte("null")), err
-	}
-	s.pos++
 	return true, s.list(']', func() error {
 		raw, err := s.Value()
 		if err != nil {
@@ -561,14 +543,24 @@ func (k *skipper) atEOF(i int) (int, bool) {
 // value; fn must consume the element (with Object, Value or Skip). null is
 // an empty array; any other value is skipped and reported as false.
 func (s *Stream) ElementsFunc(fn func() error) (bool, error) {
+	if in, null, err := s.enter('['); !in {
+		return null, err
+	}
+	return true, s.list(']', fn)
+}
+
+// enter steps into the object or array opened by open when that is the next
+// value. Otherwise it skips the value and reports whether it was null (an
+// empty container) or something else.
+func (s *Stream) enter(open byte) (in, null bool, err error) {
 	c, err := s.ws()
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
-	if c != '[' {
+	if c != open {
 		raw, err := s.Value()
-		return bytes.Equal(raw, []byte("null")), err
+		return false, bytes.Equal(raw, []byte("null")), err
 	}
 	s.pos++
-	return true, s.list(']', fn)
+	return true, false, nil
 }
