@@ -162,11 +162,10 @@ func (s *Stream) Object(fn func(key, raw []byte) error) (bool, error) {
 	})
 }
 
-// LastObject is the raw bytes of the object the last Object call read,
-// valid until the next call on s. Values Object handed out are subslices of
-// it, unless the object outgrew the buffer while it was read.
-func (s *Stream) LastObject() []byte {
-	return s.buf[s.pin:s.pos]
+// LastObjectAt is where the object the last Object call read (reporting
+// true) is in the input: its offset and length in bytes.
+func (s *Stream) LastObjectAt() (int64, int) {
+	return s.off + int64(s.pin), s.pos - s.pin
 }
 
 // MembersObject calls fn with each member of the object that is the next

@@ -22,23 +22,6 @@ type entry struct {
 	materialized, cMeta, cTags, cGroup, cAccess, cContract, severity, warnIf, errorIf, cLoadedAtField, cFreshness []byte
 }
 
-// fieldPtrs points at every member of e, in a fixed order.
-func (e *entry) fieldPtrs() []*[]byte {
-	return []*[]byte{
-		&e.resourceType, &e.name, &e.packageName, &e.path, &e.originalFilePath, &e.fqn,
-		&e.database, &e.schema, &e.alias, &e.identifier, &e.relationName, &e.language,
-		&e.description, &e.label, &e.tags, &e.meta, &e.group, &e.access,
-		&e.version, &e.latestVersion, &e.deprecationDate, &e.contract, &e.constraints, &e.columns,
-		&e.dependsOn, &e.checksum, &e.testMetadata, &e.columnName, &e.attachedNode, &e.sourceName,
-		&e.loader, &e.loadedAtField, &e.freshness, &e.typ, &e.maturity, &e.url,
-		&e.owner, &e.calculationMethod, &e.model, &e.nodeRelation, &e.rawCode, &e.compiledCode,
-		&e.rawSQL, &e.compiledSQL, &e.entities, &e.dimensions, &e.measures, &e.primaryEntity,
-		&e.typeParams, &e.filter, &e.queryParams, &e.exports, &e.materialized, &e.cMeta,
-		&e.cTags, &e.cGroup, &e.cAccess, &e.cContract, &e.severity, &e.warnIf,
-		&e.errorIf, &e.cLoadedAtField, &e.cFreshness,
-	}
-}
-
 func (e *entry) member(k, v []byte) {
 	switch string(k) {
 	case "resource_type":
@@ -195,8 +178,8 @@ func (e *entry) config(k, v []byte) error {
 // asset appends the JSON of one entry's asset to dst.
 func (n *normalizer) asset(sc *scratch, dst []byte, section, key string, e *entry) ([]byte, string) {
 	var typ string
-	if i, ok := n.str.ids[string(strBytes(e.resourceType))]; ok && i != 0 {
-		typ = n.str.get(i) // the common case: no allocation
+	if t, ok := knownType(strBytes(e.resourceType)); ok {
+		typ = t // the common case: no allocation
 	} else if typ = artifact.RawText(e.resourceType); typ == "" {
 		typ = sectionType(section, key)
 	}
@@ -261,7 +244,7 @@ func (n *normalizer) asset(sc *scratch, dst []byte, section, key string, e *entr
 	n.typed(sc, &o, e, typ)
 	if self >= 0 && n.cat[self] > 0 {
 		if st := n.cats[n.cat[self]-1].stats; st != 0 {
-			o.raw("stats", n.str.get(st))
+			o.raw("stats", n.istr.get(st))
 		}
 	}
 	o.close()
@@ -293,9 +276,9 @@ func (n *normalizer) relation(o *obj, e *entry, typ string, self int32) {
 	o.textOmit("materialization", e.materialized)
 	if self >= 0 && n.cat[self] > 0 {
 		c := &n.cats[n.cat[self]-1]
-		o.strOmit("table_type", n.str.get(c.tableType))
-		o.strOmit("table_comment", n.str.get(c.comment))
-		o.strOmit("table_owner", n.str.get(c.owner))
+		o.strOmit("table_type", n.istr.get(c.tableType))
+		o.strOmit("table_comment", n.istr.get(c.comment))
+		o.strOmit("table_owner", n.istr.get(c.owner))
 	}
 	o.textOmit("language", e.language)
 }

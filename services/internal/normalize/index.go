@@ -192,7 +192,7 @@ func (n *normalizer) catalogSection(s *artifact.Stream, name string, _ artifact.
 }
 
 func (n *normalizer) addCatalog(s *artifact.Stream, section, key string) error {
-	i := n.idOf([]byte(key))
+	i := n.ikey([]byte(key))
 	var e catalogEntry
 	var buf []byte
 	_, err := s.Object(func(k, v []byte) error {
@@ -294,15 +294,13 @@ func (n *normalizer) addResult(s *artifact.Stream, inv uint32) error {
 	if err != nil {
 		return err
 	}
-	n.mu.Lock()
-	status := n.str.get(r.status)
-	n.mu.Unlock()
+	status := n.istr.get(r.status)
 	n.sum.ResultStatuses[status]++
 	if sid := string(id); strings.HasPrefix(sid, "test.") || strings.HasPrefix(sid, "unit_test.") {
 		countOutcome(&n.sum.Tests, status)
 	}
 	n.results = append(n.results, *r)
-	n.resNode = append(n.resNode, n.idOf(id))
+	n.resNode = append(n.resNode, n.ikey(id))
 	return nil
 }
 
@@ -444,7 +442,7 @@ func (n *normalizer) addFreshness(s *artifact.Stream, inv uint32) error {
 	if err != nil {
 		return err
 	}
-	n.fresh[n.idOf(id)] = f
+	n.freshKey[n.ikey(id)] = f
 	return nil
 }
 
@@ -466,26 +464,25 @@ func countOutcome(t *events.TestOutcomes, status string) {
 	}
 }
 
-// The first pass and the reading of the indexes run at the same time: what
-// they share (node numbers, interned strings) is locked, and the indexes'
-// warnings are kept apart and appended after the manifest's, in order.
+// The indexes are read while the first pass runs, so they keep strings,
+// node keys and warnings of their own (see normalizer); the warnings are
+// appended after the manifest's, in order.
 
-func (n *normalizer) intern(s string) uint32 {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.str.id(s)
-}
+func (n *normalizer) intern(s string) uint32      { return n.istr.id(s) }
+func (n *normalizer) internBytes(b []byte) uint32 { return n.istr.idBytes(b) }
+func (n *normalizer) internRaw(raw []byte) uint32 { return n.istr.raw(raw) }
 
-func (n *normalizer) internBytes(b []byte) uint32 {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.str.idBytes(b)
-}
-
-func (n *normalizer) internRaw(raw []byte) uint32 {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.str.raw(raw)
+// ikey numbers a unique_id of the indexes, on first sight; joinIndexes
+// turns these numbers into node numbers.
+func (n *normalizer) ikey(b []byte) int32 {
+	if i, ok := n.ikeys[string(b)]; ok {
+		return i
+	}
+	i := int32(len(n.ikeyList))
+	s := string(b)
+	n.ikeyList = append(n.ikeyList, s)
+	n.ikeys[s] = i
+	return i
 }
 
 func (n *normalizer) iwarnf(format string, args ...any) {
@@ -507,22 +504,31 @@ func (n *normalizer) inoteVersion(kind artifact.Kind, m artifact.Metadata, v art
 func (n *normalizer) joinIndexes() {
 	nodes := len(n.ids)
 	n.res, n.cat = make([]int32, nodes), make([]int32, nodes)
-	for i, node := range n.resNode {
-		if n.defined[node] {
-			n.res[node] = int32(i + 1)
+	node := func(k int32) (int32, bool) {
+		i, ok := n.index[n.ikeyList[k]]
+		return i, ok && n.defined[i]
+	}
+	for i, k := range n.resNode {
+		if nd, ok := node(k); ok {
+			n.res[nd] = int32(i + 1)
 		} else {
 			n.resultsOff++
 		}
 	}
-	for i, node := range n.catNode {
-		if n.defined[node] {
-			n.cat[node] = int32(i + 1)
+	for i, k := range n.catNode {
+		if nd, ok := node(k); ok {
+			n.cat[nd] = int32(i + 1)
 			n.cats[i].used = true
 		} else {
 			n.catalogOff++
 		}
 	}
-	n.resNode, n.catNode = nil, nil
+	for k, f := range n.freshKey {
+		if nd, ok := node(k); ok {
+			n.fresh[nd] = f
+		}
+	}
+	n.resNode, n.catNode, n.freshKey, n.ikeys, n.ikeyList = nil, nil, nil, nil, nil
 	n.sum.Warnings = append(n.sum.Warnings, n.idxWarnings...)
 	for k, v := range n.idxVersions {
 		n.sum.ArtifactVersions[k] = v

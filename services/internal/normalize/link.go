@@ -2,7 +2,6 @@ package normalize
 
 import (
 	"cmp"
-	"fmt"
 
 	"github.com/dbt-harvester/harvester/events"
 )
@@ -36,7 +35,7 @@ func (n *normalizer) testOutcomes(links []int32, column func(uint32) bool) (even
 			continue
 		}
 		if r := n.res[l.test]; r > 0 {
-			countOutcome(&t, n.str.get(n.results[r-1].status))
+			countOutcome(&t, n.istr.get(n.results[r-1].status))
 			ran++
 		}
 	}
@@ -52,5 +51,4 @@ func (n *normalizer) unmatched() {
 	if n.catalogOff > 0 {
 		n.warnf("catalog.json: %d entries for nodes not in the manifest", n.catalogOff)
 	}
-	_ = fmt.Sprint
 }

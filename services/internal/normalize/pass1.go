@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/dbt-harvester/harvester/events"
 	"github.com/dbt-harvester/harvester/services/internal/artifact"
@@ -13,16 +12,23 @@ import (
 
 // normalizer is the state of one normalization: what the first pass over
 // the manifest learned (IDs, lineage, test links, groups), and compact
-// indexes of the smaller artifacts, all keyed by node number.
+// indexes of the smaller artifacts, keyed by node number once joined.
+//
+// The first pass and the indexes are read at the same time on two
+// goroutines that share nothing: the first pass owns ids, index, defined,
+// str and sum; the indexes own istr, ikeys, ikeyList and the fields from
+// res on. joinIndexes, after both, files the indexes by node number; pass
+// two only reads.
 type normalizer struct {
 	opts Options
 	sum  Summary
-	str  interner
+	str  interner // the first pass's strings (tested columns)
 
 	ids     []string         // unique_id by node number
 	index   map[string]int32 // node number by unique_id
 	defined []bool           // has an entry in the manifest (not only referenced)
 
+	entries              []entryAt // every entry of the resource sections, in manifest order
 	depEdges, childEdges []edge
 	childMap             bool
 	links                []testLink
@@ -35,23 +41,34 @@ type normalizer struct {
 	deps        []int32
 	cur         result
 
-	mu sync.Mutex // ids, index, defined and str while pass 1 and the indexes are read at once
-
-	res         []int32 // by node number: 1 + index in results, 0 for none
+	istr        interner         // the indexes' strings
+	ikeys       map[string]int32 // the indexes' number of each unique_id they name
+	ikeyList    []string         // unique_id by that number
+	res         []int32          // by node number: 1 + index in results, 0 for none
 	results     []result
-	resNode     []int32 // node number of each result, until joinIndexes
+	resNode     []int32 // the indexes' number of each result's node, until joinIndexes
 	cat         []int32 // by node number: 1 + index in cats
 	cats        []catalogEntry
-	catNode     []int32
+	catNode     []int32 // as resNode, of each catalog entry
 	idxWarnings []string
 	idxVersions map[string]string
-	fresh       map[int32]*freshness
+	fresh       map[int32]*freshness // by node number, after joinIndexes
+	freshKey    map[int32]*freshness // by the indexes' number, until then
 	semantic    *artifact.Info
 	catalogOff  int // catalog entries of nodes not in the manifest
 	resultsOff  int
 }
 
 type edge struct{ from, to int32 }
+
+// entryAt is where the first pass found an entry: pass two reads its
+// bytes from there, without scanning the manifest again.
+type entryAt struct {
+	off     int64 // offset in manifest.json
+	n       int   // length in bytes; 0 when the entry is not an object
+	node    int32
+	section uint8 // index in resourceSections
+}
 
 // testLink is a test (or unit test) and the node (and column) it tests.
 type testLink struct {
@@ -73,15 +90,16 @@ func newNormalizer(opts Options) *normalizer {
 		groups:       map[string]events.GroupInfo{},
 		sections:     map[string]int{},
 		unknownTypes: map[string]int{},
+		istr:         newInterner(),
+		ikeys:        map[string]int32{},
 		fresh:        map[int32]*freshness{},
+		freshKey:     map[int32]*freshness{},
 		idxVersions:  map[string]string{},
 	}
 }
 
 // idOf numbers a unique_id, on first sight.
 func (n *normalizer) idOf(b []byte) int32 {
-	n.mu.Lock()
-	defer n.mu.Unlock()
 	if i, ok := n.index[string(b)]; ok {
 		return i
 	}
@@ -95,8 +113,6 @@ func (n *normalizer) idOf(b []byte) int32 {
 
 // lookup is the node number of a unique_id, -1 when never seen.
 func (n *normalizer) lookup(b []byte) int32 {
-	n.mu.Lock()
-	defer n.mu.Unlock()
 	if i, ok := n.index[string(b)]; ok {
 		return i
 	}
@@ -113,12 +129,18 @@ func knownSection(name string) bool {
 	return false
 }
 
-func isResourceSection(name string) bool {
-	switch name {
-	case "nodes", "sources", "exposures", "metrics", "semantic_models", "saved_queries", "unit_tests", "functions":
-		return true
+// resourceSections are the manifest's sections whose entries are assets.
+var resourceSections = [...]string{"nodes", "sources", "exposures", "metrics", "semantic_models", "saved_queries", "unit_tests", "functions"}
+
+func isResourceSection(name string) bool { return sectionIndex(name) >= 0 }
+
+func sectionIndex(name string) int {
+	for i, s := range resourceSections {
+		if s == name {
+			return i
+		}
 	}
-	return false
+	return -1
 }
 
 // knownType returns the resource type the harvest maps named b (a constant,
@@ -149,6 +171,7 @@ func (n *normalizer) pass1(ctx context.Context, r interface{ Read([]byte) (int, 
 			sawMeta = true
 			return n.metadata(raw)
 		case isResourceSection(name):
+			sec := sectionIndex(name)
 			ok, err := s.MembersObject(func(key string) error {
 				if count++; count%512 == 1 {
 					if err := ctx.Err(); err != nil {
@@ -156,7 +179,7 @@ func (n *normalizer) pass1(ctx context.Context, r interface{ Read([]byte) (int, 
 					}
 				}
 				n.sections[name]++
-				return n.lineage(s, name, key)
+				return n.lineage(s, sec, name, key)
 			})
 			if err == nil && !ok {
 				n.warnf("manifest.json: %s is not an object; skipped", name)
@@ -232,16 +255,15 @@ func (n *normalizer) children(key string, raw []byte) error {
 	return malformed(artifact.KindManifest, "child_map."+key, err)
 }
 
-// lineage records one entry's number, dependencies and, for tests, target.
-func (n *normalizer) lineage(s *artifact.Stream, section, key string) error {
+// lineage records one entry's number, where it is in the manifest,
+// dependencies and, for tests, target.
+func (n *normalizer) lineage(s *artifact.Stream, sec int, section, key string) error {
 	self := n.idOf([]byte(key))
-	n.mu.Lock()
 	n.defined[self] = true
-	n.mu.Unlock()
 	var typ, attached, column, ref []byte
 	deps := n.deps[:0]
 	defer func() { n.deps = deps[:0] }()
-	_, err := s.Object(func(k, v []byte) error {
+	isObj, err := s.Object(func(k, v []byte) error {
 		switch string(k) {
 		case "resource_type":
 			typ = v
@@ -278,6 +300,11 @@ func (n *normalizer) lineage(s *artifact.Stream, section, key string) error {
 	if err != nil {
 		return err
 	}
+	at := entryAt{node: self, section: uint8(sec)}
+	if isObj {
+		at.off, at.n = s.LastObjectAt()
+	}
+	n.entries = append(n.entries, at)
 	t, known := knownType(strBytes(typ))
 	if !known {
 		if t = artifact.RawText(typ); t == "" {
@@ -295,7 +322,7 @@ func (n *normalizer) lineage(s *artifact.Stream, section, key string) error {
 		if target >= 0 {
 			col := uint32(0)
 			if t == "test" {
-				col = n.internRaw(column)
+				col = n.str.raw(column)
 			}
 			n.links = append(n.links, testLink{target: target, test: self, column: col})
 		}
@@ -312,9 +339,7 @@ func (n *normalizer) resolve(attached []byte, refName string, deps []int32) int3
 	}
 	if refName != "" {
 		for _, d := range deps {
-			n.mu.Lock()
 			id := n.ids[d]
-			n.mu.Unlock()
 			if strings.HasSuffix(id, "."+refName) || strings.Contains(id, "."+refName+".v") {
 				return d
 			}

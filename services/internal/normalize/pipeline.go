@@ -1,14 +1,16 @@
 package normalize
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"runtime"
-	"strings"
+	"slices"
 
 	"github.com/dbt-harvester/harvester/services/internal/artifact"
+	"github.com/dbt-harvester/harvester/services/internal/retry"
 )
 
 // scratch is the reusable memory of whoever builds assets.
@@ -19,39 +21,42 @@ type scratch struct {
 }
 
 // pass2 reads the manifest again and emits each entry's asset, in manifest
-// order. With more than one CPU it runs as a pipeline: this goroutine's
-// helper scans entries into batches (the entry's bytes and where each
-// member's value is in them), a builder turns a batch into assets' JSON,
-// and the caller's goroutine emits them. Pass two only reads the
-// normalizer's state; the summary's counts are updated where emit is called.
+// order. It does not scan the manifest a second time: the first pass noted
+// where every entry is, so a reader goroutine copies the entries' bytes
+// into batches, one builder goroutine per CPU splits each entry into its
+// members and writes its asset's JSON, and the caller's goroutine emits the
+// batches in order. Pass two only reads the normalizer's state; the
+// summary's counts are updated where emit is called.
 func (n *normalizer) pass2(ctx context.Context, r io.Reader, emit func(Encoded) error) error {
-	if runtime.GOMAXPROCS(0) < 2 {
-		return n.pass2Serial(ctx, r, emit)
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	const inFlight = 3
-	free, built := make(chan *batch, inFlight), make(chan *batch, inFlight)
-	work := make(chan *batch, inFlight)
+	builders := runtime.GOMAXPROCS(0)
+	inFlight := 2*builders + 1
+	// Every channel has room for every batch, so no send blocks; only the
+	// reader waits, for a free batch.
+	free, work, order := make(chan *batch, inFlight), make(chan *batch, inFlight), make(chan *batch, inFlight)
 	for range inFlight {
-		free <- &batch{}
+		free <- &batch{done: make(chan struct{}, 1)}
 	}
-	go func() { // the builder
-		sc := &scratch{}
-		for b := range work {
-			n.build(sc, b)
-			built <- b
-		}
-		close(built)
-	}()
-	scanned := make(chan error, 1)
+	for range builders {
+		go func() {
+			sc := &scratch{}
+			for b := range work {
+				n.build(sc, b)
+				b.done <- struct{}{}
+			}
+		}()
+	}
+	read := make(chan error, 1)
 	go func() {
-		err := n.scanBatches(ctx, r, free, work)
+		err := n.readBatches(ctx, r, free, func(b *batch) { order <- b; work <- b })
 		close(work)
-		scanned <- err
+		close(order)
+		read <- err
 	}()
 	var emitErr error
-	for b := range built {
+	for b := range order {
+		<-b.done
 		if emitErr == nil {
 			if emitErr = n.emitBatch(b, emit); emitErr != nil {
 				cancel()
@@ -59,11 +64,8 @@ func (n *normalizer) pass2(ctx context.Context, r io.Reader, emit func(Encoded) 
 		}
 		free <- b
 	}
-	if err := <-scanned; emitErr == nil && err != nil {
-		if strings.HasPrefix(err.Error(), "normalize: ") || errors.Is(err, context.Canceled) {
-			return err
-		}
-		return fmt.Errorf("normalize: %w", err)
+	if err := <-read; emitErr == nil && err != nil {
+		return err
 	}
 	return emitErr
 }
@@ -75,111 +77,93 @@ const batchBytes = 32 << 10
 type batch struct {
 	raw     []byte
 	entries []batchEntry
-	fields  []span // fieldCount per entry
 	out     []byte
 	outEnds []int
 	types   []string
 	err     error
+	done    chan struct{} // a builder is done with the batch
 }
 
 type batchEntry struct {
-	key, section string
-	start, end   int  // the entry's bytes in raw
-	parsed       bool // fields hold its members; else parse raw again
+	at         int // index in normalizer.entries
+	start, end int // the entry's bytes in raw
 }
 
-// span is where a member's value is in an entry's bytes; n < 0 for none.
-type span struct{ off, n int32 }
-
 func (b *batch) reset() {
-	b.raw, b.entries, b.fields = b.raw[:0], b.entries[:0], b.fields[:0]
+	b.raw, b.entries = b.raw[:0], b.entries[:0]
 	b.out, b.outEnds, b.types, b.err = b.out[:0], b.outEnds[:0], b.types[:0], nil
 }
 
-// scanBatches is pass two's reader.
-func (n *normalizer) scanBatches(ctx context.Context, r io.Reader, free <-chan *batch, work chan<- *batch) error {
-	s := artifact.NewStream(r, artifact.KindManifest)
-	var e entry
-	member := func(k, v []byte) error { e.member(k, v); return nil }
-	ptrs := e.fieldPtrs()
+// readBatches is pass two's reader: it copies each entry's bytes from where
+// the first pass found them.
+func (n *normalizer) readBatches(ctx context.Context, r io.Reader, free <-chan *batch, send func(*batch)) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var pos int64 // offset in the manifest of br's next byte
 	var cur *batch
-	count := 0
-	err := s.Walk(func(name string) error {
-		if !isResourceSection(name) {
-			return s.Skip()
-		}
-		_, err := s.MembersObject(func(key string) error {
-			if count++; count%512 == 1 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
-			e = entry{}
-			if _, err := s.Object(member); err != nil {
+	for i, at := range n.entries {
+		if i%512 == 0 {
+			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if cur == nil {
-				select {
-				case cur = <-free:
-					cur.reset()
-				case <-ctx.Done():
-					return ctx.Err()
-				}
+		}
+		if cur == nil {
+			select {
+			case cur = <-free:
+				cur.reset()
+			case <-ctx.Done():
+				return ctx.Err()
 			}
-			cur.add(key, name, s.LastObject(), ptrs)
-			if len(cur.raw) >= batchBytes {
-				work <- cur
-				cur = nil
+		}
+		start := len(cur.raw)
+		if at.n > 0 {
+			if _, err := br.Discard(int(at.off - pos)); err != nil {
+				return n.rereadErr(at, err)
 			}
-			return nil
-		})
-		return err
-	})
-	if cur != nil && len(cur.entries) > 0 {
-		work <- cur
+			cur.raw = slices.Grow(cur.raw, at.n)[:start+at.n]
+			if _, err := io.ReadFull(br, cur.raw[start:]); err != nil {
+				return n.rereadErr(at, err)
+			}
+			pos = at.off + int64(at.n)
+			if cur.raw[start] != '{' || cur.raw[len(cur.raw)-1] != '}' {
+				return n.rereadErr(at, nil)
+			}
+		}
+		cur.entries = append(cur.entries, batchEntry{at: i, start: start, end: len(cur.raw)})
+		if len(cur.raw) >= batchBytes {
+			send(cur)
+			cur = nil
+		}
 	}
-	return err
+	if cur != nil && len(cur.entries) > 0 {
+		send(cur)
+	}
+	return nil
 }
 
-// add appends an entry's bytes and the spans of its parsed members.
-func (b *batch) add(key, section string, obj []byte, ptrs []*[]byte) {
-	base := len(b.raw)
-	b.raw = append(b.raw, obj...)
-	be := batchEntry{key: key, section: section, start: base, end: len(b.raw), parsed: true}
-	for _, p := range ptrs {
-		f := *p
-		if len(f) == 0 {
-			b.fields = append(b.fields, span{-1, 0})
-			continue
-		}
-		off := cap(obj) - cap(f)
-		if off < 0 || off+len(f) > len(obj) || &obj[off] != &f[0] {
-			be.parsed = false // the entry outgrew the buffer while read: parse it again
-		}
-		b.fields = append(b.fields, span{int32(off), int32(len(f))})
+// rereadErr is the error of a second reading that does not find an entry
+// where the first one did: a read error, or the manifest changed (or a
+// ReopenManifest that does not reopen the same document), which is permanent.
+func (n *normalizer) rereadErr(at entryAt, err error) error {
+	key := n.ids[at.node]
+	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return retry.Permanent(fmt.Errorf("normalize: manifest.json changed between its two readings: %s is not at byte %d", key, at.off))
 	}
-	b.entries = append(b.entries, be)
+	return fmt.Errorf("normalize: read manifest.json again at %s: %w", key, err)
 }
 
 // build turns a batch's entries into assets.
 func (n *normalizer) build(sc *scratch, b *batch) {
-	ptrs := sc.e.fieldPtrs()
 	member := func(k, v []byte) error { sc.e.member(k, v); return nil }
-	for i, be := range b.entries {
+	for _, be := range b.entries {
+		at := n.entries[be.at]
+		section, key := resourceSections[at.section], n.ids[at.node]
 		sc.e = entry{}
-		raw := b.raw[be.start:be.end]
-		if be.parsed {
-			for j, p := range ptrs {
-				if sp := b.fields[i*len(ptrs)+j]; sp.off >= 0 {
-					*p = raw[sp.off : sp.off+sp.n]
-				}
-			}
-		} else if _, err := artifact.EachMember(raw, member); err != nil {
-			b.err = malformed(artifact.KindManifest, be.section+"."+be.key, err)
+		if _, err := artifact.EachMember(b.raw[be.start:be.end], member); err != nil {
+			b.err = malformed(artifact.KindManifest, section+"."+key, err)
 			return
 		}
 		var typ string
-		b.out, typ = n.asset(sc, b.out, be.section, be.key, &sc.e)
+		b.out, typ = n.asset(sc, b.out, section, key, &sc.e)
 		b.outEnds = append(b.outEnds, len(b.out))
 		b.types = append(b.types, typ)
 	}
@@ -192,7 +176,7 @@ func (n *normalizer) emitBatch(b *batch, emit func(Encoded) error) error {
 	}
 	start := 0
 	for i, end := range b.outEnds {
-		key := b.entries[i].key
+		key := n.ids[n.entries[b.entries[i].at].node]
 		if err := emit(Encoded{UniqueID: key, ResourceType: b.types[i], JSON: b.out[start:end:end]}); err != nil {
 			return fmt.Errorf("normalize: emit %s: %w", key, err)
 		}
@@ -201,42 +185,4 @@ func (n *normalizer) emitBatch(b *batch, emit func(Encoded) error) error {
 		n.sum.Counts[b.types[i]]++
 	}
 	return nil
-}
-
-// pass2Serial is pass two on one goroutine.
-func (n *normalizer) pass2Serial(ctx context.Context, r io.Reader, emit func(Encoded) error) error {
-	s := artifact.NewStream(r, artifact.KindManifest)
-	sc := &scratch{}
-	member := func(k, v []byte) error { sc.e.member(k, v); return nil }
-	var b []byte
-	count := 0
-	err := s.Walk(func(name string) error {
-		if !isResourceSection(name) {
-			return s.Skip()
-		}
-		_, err := s.MembersObject(func(key string) error {
-			if count++; count%512 == 1 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
-			sc.e = entry{}
-			if _, err := s.Object(member); err != nil {
-				return err
-			}
-			var typ string
-			b, typ = n.asset(sc, b[:0], name, key, &sc.e)
-			if err := emit(Encoded{UniqueID: key, ResourceType: typ, JSON: b}); err != nil {
-				return fmt.Errorf("normalize: emit %s: %w", key, err)
-			}
-			n.sum.Assets++
-			n.sum.Counts[typ]++
-			return nil
-		})
-		return err
-	})
-	if err != nil && !strings.HasPrefix(err.Error(), "normalize: ") {
-		return fmt.Errorf("normalize: %w", err)
-	}
-	return err
 }

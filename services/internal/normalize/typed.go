@@ -128,7 +128,7 @@ func (n *normalizer) columns(sc *scratch, o *obj, e *entry, self int32) {
 	defer func() { sc.cols = cols[:0] }()
 	if self >= 0 && n.cat[self] > 0 {
 		for _, c := range n.cats[n.cat[self]-1].columns {
-			col := column{name: n.str.get(c.name), dataType: n.str.get(c.typ), comment: n.str.get(c.comment), inCatalog: true}
+			col := column{name: n.istr.get(c.name), dataType: n.istr.get(c.typ), comment: n.istr.get(c.comment), inCatalog: true}
 			if c.hasIndex {
 				col.index = c.index
 			}
@@ -292,9 +292,9 @@ func (n *normalizer) result(o *obj, self int32, typ string) {
 	o.key("result")
 	ro := obj{b: o.b}
 	ro.open()
-	ro.str("status", n.str.get(r.status))
+	ro.str("status", n.istr.get(r.status))
 	ro.float("execution_time", r.exec)
-	ro.strOmit("message", n.str.get(message))
+	ro.strOmit("message", n.istr.get(message))
 	if r.hasFailures {
 		ro.int("failures", r.failures)
 	}
@@ -302,14 +302,14 @@ func (n *normalizer) result(o *obj, self int32, typ string) {
 		ro.int("rows_affected", r.rows)
 	}
 	if r.adapter != 0 {
-		ro.raw("adapter_response", n.str.get(r.adapter))
+		ro.raw("adapter_response", n.istr.get(r.adapter))
 	}
-	ro.strOmit("thread_id", n.str.get(r.thread))
+	ro.strOmit("thread_id", n.istr.get(r.thread))
 	ro.time("compile_started_at", r.times[0])
 	ro.time("compile_completed_at", r.times[1])
 	ro.time("execute_started_at", r.times[2])
 	ro.time("execute_completed_at", r.times[3])
-	ro.strOmit("invocation_id", n.str.get(r.invocation))
+	ro.strOmit("invocation_id", n.istr.get(r.invocation))
 	if f != nil {
 		ro.time("max_loaded_at", f.maxLoadedAt)
 		ro.time("snapshotted_at", f.snapshottedAt)
@@ -317,7 +317,7 @@ func (n *normalizer) result(o *obj, self int32, typ string) {
 			ro.float("max_loaded_at_time_ago_in_s", f.age)
 		}
 		if f.criteria != 0 {
-			ro.raw("criteria", n.str.get(f.criteria))
+			ro.raw("criteria", n.istr.get(f.criteria))
 		}
 	}
 	ro.close()
