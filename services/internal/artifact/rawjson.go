@@ -29,7 +29,11 @@ func isWS(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' 
 
 // valueEnd finds the end of the value starting at b[i].
 func valueEnd(b []byte, i int) (int, error) {
-	if i < len(b) && b[i] == '"' {
+	if i >= len(b) {
+		return 0, errMalformed
+	}
+	switch c := b[i]; {
+	case c == '"':
 		for j := i + 1; ; {
 			j = quoteOrBackslash(b, j)
 			if j >= len(b) {
@@ -40,6 +44,12 @@ func valueEnd(b []byte, i int) (int, error) {
 			}
 			j += 2
 		}
+	case c == '-' || c >= '0' && c <= '9' || c == 't' || c == 'f' || c == 'n':
+		j := i + 1
+		for j < len(b) && byteClass[b[j]] == '0' {
+			j++
+		}
+		return j, nil
 	}
 	var sk skipper
 	end, done, err := sk.scan(b, i)
@@ -112,12 +122,13 @@ func (it *memberIter) next() (key, val []byte, more bool, err error) {
 	if i >= len(raw) || raw[i] != '"' {
 		return nil, nil, false, errMalformed
 	}
-	end, err := valueEnd(raw, i)
-	if err != nil {
-		return nil, nil, false, err
-	}
-	key = raw[i+1 : end-1]
-	if bytes.IndexByte(key, '\\') >= 0 {
+	end := quoteOrBackslash(raw, i+1)
+	if end < len(raw) && raw[end] == '"' { // no escapes: the common case
+		key, end = raw[i+1:end], end+1
+	} else {
+		if end, err = valueEnd(raw, i); err != nil {
+			return nil, nil, false, err
+		}
 		s, ok := unquote(raw[i:end])
 		if !ok {
 			return nil, nil, false, errMalformed

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/bits"
+	"slices"
 
 	"github.com/dbt-harvester/harvester/services/internal/retry"
 )
@@ -33,8 +34,9 @@ type Stream struct {
 	pin    int
 	// spare is a buffer left by an earlier pin, reused by the next move.
 	spare   []byte
-	pins    int // Object calls so far
-	spareOf int // the Object call whose values may point into spare
+	pins    int    // Object calls so far
+	spareOf int    // the Object call whose values may point into spare
+	name    []byte // the last member name keyBytes read
 }
 
 // NewStream returns a Stream reading the artifact of kind k from r.
@@ -139,12 +141,15 @@ func (s *Stream) Object(fn func(key, raw []byte) error) (bool, error) {
 		if c != '"' {
 			return s.malformed(s.pos, "found %q, want a member name", c)
 		}
-		quoted, err := s.Value()
-		if err != nil {
-			return err
-		}
-		key := quoted[1 : len(quoted)-1]
-		if bytes.IndexByte(key, '\\') >= 0 {
+		start := s.pos
+		var key []byte
+		if j := quoteOrBackslash(s.buf[:s.end], start+1); j < s.end && s.buf[j] == '"' {
+			key, s.pos = s.buf[start+1:j], j+1 // no escapes: the common case
+		} else {
+			quoted, err := s.Value()
+			if err != nil {
+				return err
+			}
 			k, ok := unquote(quoted)
 			if !ok {
 				return s.malformed(s.pos, "invalid member name")
@@ -170,13 +175,14 @@ func (s *Stream) LastObjectAt() (int64, int) {
 
 // MembersObject calls fn with each member of the object that is the next
 // value, each one's own members walked by Object: a section of entries read
-// one at a time, each scanned once.
-func (s *Stream) MembersObject(fn func(key string) error) (bool, error) {
+// one at a time, each scanned once. The key is valid until fn reads
+// another member name from s (with Members, MembersObject or Walk).
+func (s *Stream) MembersObject(fn func(key []byte) error) (bool, error) {
 	if in, null, err := s.enter('{'); !in {
 		return null, err
 	}
 	return true, s.list('}', func() error {
-		k, err := s.key()
+		k, err := s.keyBytes()
 		if err != nil {
 			return err
 		}
@@ -240,6 +246,10 @@ func (s *Stream) scan(keep bool) ([]byte, error) {
 		return nil, s.malformed(s.pos, "unexpected end of input, want a value")
 	}
 	start := s.pos
+	if end, ok := s.quickEnd(c); ok {
+		s.pos = end
+		return s.buf[start:end], nil
+	}
 	var sk skipper
 	i := s.pos
 	for {
@@ -274,24 +284,57 @@ func (s *Stream) scan(keep bool) ([]byte, error) {
 	}
 }
 
+// quickEnd finds the end of the next value, which starts with c, when it
+// is a string without escapes or a number or literal, and is in the buffer
+// with the byte after it: the common case, without a skipper.
+func (s *Stream) quickEnd(c byte) (int, bool) {
+	b := s.buf[:s.end]
+	switch {
+	case c == '"':
+		j := quoteOrBackslash(b, s.pos+1)
+		return j + 1, j < len(b) && b[j] == '"'
+	case c == '-' || c >= '0' && c <= '9' || c == 't' || c == 'f' || c == 'n':
+		j := s.pos + 1
+		for j < len(b) && byteClass[b[j]] == '0' {
+			j++
+		}
+		return j, j < len(b)
+	}
+	return 0, false
+}
+
 // key reads a member name and its colon.
 func (s *Stream) key() (string, error) {
+	name, err := s.keyBytes()
+	return string(name), err
+}
+
+// keyBytes is key without a string: the name is valid until the next
+// keyBytes call.
+func (s *Stream) keyBytes() ([]byte, error) {
 	c, err := s.ws()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if c != '"' {
-		return "", s.malformed(s.pos, "found %q, want a member name", c)
+		return nil, s.malformed(s.pos, "found %q, want a member name", c)
 	}
 	raw, err := s.Value()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	name, ok := unquote(raw)
-	if !ok {
-		return "", s.malformed(s.pos, "invalid member name")
+	s.name = append(s.name[:0], raw[1:len(raw)-1]...) // the buffer may move before the colon
+	if slices.Contains(s.name, '\\') {
+		u, ok := unquote(raw)
+		if !ok {
+			return nil, s.malformed(s.pos, "invalid member name")
+		}
+		s.name = append(s.name[:0], u...)
 	}
-	return name, s.expect(':', "':'")
+	if err := s.expect(':', "':'"); err != nil {
+		return nil, err
+	}
+	return s.name, nil
 }
 
 // Walk reads the top-level object, calling member with each member name;

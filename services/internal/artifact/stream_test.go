@@ -12,21 +12,39 @@ import (
 	"github.com/dbt-harvester/harvester/services/internal/retry"
 )
 
-// walkAll walks a document with s, reading resource-like sections entry by
-// entry (nodes with Object, results with ElementsFunc and Object, the rest
-// whole) and returns what it read as text.
-func walkAll(s *Stream) (string, error) {
+// walkAll walks doc with s, reading resource-like sections entry by entry
+// (nodes with Object, results with ElementsFunc and Object, the rest whole)
+// and returns what it read as text. Each node's members as Object reads
+// them must be those EachMember reads from the node's bytes where
+// LastObjectAt says they are.
+func walkAll(s *Stream, doc []byte) (string, error) {
 	var out strings.Builder
 	err := s.Walk(func(name string) error {
 		fmt.Fprintf(&out, "%s:", name)
 		switch name {
 		case "nodes":
-			_, err := s.MembersObject(func(key string) error {
+			_, err := s.MembersObject(func(key []byte) error {
 				fmt.Fprintf(&out, "[%s", key)
-				_, err := s.Object(func(k, v []byte) error {
-					fmt.Fprintf(&out, " %s=%s", k, compact(v))
+				var read strings.Builder
+				isObj, err := s.Object(func(k, v []byte) error {
+					fmt.Fprintf(&read, " %s=%s", k, compact(v))
 					return nil
 				})
+				out.WriteString(read.String())
+				if isObj && err == nil {
+					off, n := s.LastObjectAt()
+					if off < 0 || n < 0 || off+int64(n) > int64(len(doc)) {
+						return fmt.Errorf("LastObjectAt = %d, %d: outside the document", off, n)
+					}
+					var again strings.Builder
+					_, err := EachMember(doc[off:off+int64(n)], func(k, v []byte) error {
+						fmt.Fprintf(&again, " %s=%s", k, compact(v))
+						return nil
+					})
+					if err != nil || again.String() != read.String() {
+						return fmt.Errorf("at %d+%d EachMember reads %q, %v; Object read %q", off, n, again.String(), err, read.String())
+					}
+				}
 				out.WriteString("]")
 				return err
 			})
@@ -61,12 +79,12 @@ func compact(v []byte) string {
 func TestStreamBufferSizes(t *testing.T) {
 	doc := `{"metadata": {"dbt_schema_version": "x"}, "nodes": {"a": {"k": "v\\\\", "q": "say \"hi\"", "n": [1, {"x": null}], "e": {}},
 	  "b.c": {}}, "skip": {"deep": [[["]"]]]}, "results": [{"s": 1.5e3}, {"t": true}], "last": "\u00e9\""}`
-	want, err := walkAll(NewStream(strings.NewReader(doc), KindManifest))
+	want, err := walkAll(NewStream(strings.NewReader(doc), KindManifest), []byte(doc))
 	if err != nil {
 		t.Fatalf("walk: %v", err)
 	}
 	for size := 1; size < 40; size++ {
-		got, err := walkAll(newStreamSize(iotest.OneByteReader(strings.NewReader(doc)), KindManifest, size))
+		got, err := walkAll(newStreamSize(iotest.OneByteReader(strings.NewReader(doc)), KindManifest, size), []byte(doc))
 		if err != nil || got != want {
 			t.Fatalf("buffer %d: walk = %q, %v; want %q", size, got, err, want)
 		}
@@ -80,12 +98,12 @@ func FuzzStream(f *testing.F) {
 	fuzzSeeds(f)
 	f.Add([]byte(`{"nodes": {"a": {"k": "v\\\\\"", "n": [1, {"x": null}]}}, "results": [{"s": 1}], "x": "\\"}`))
 	f.Fuzz(func(t *testing.T, doc []byte) {
-		want, werr := walkAll(NewStream(bytes.NewReader(doc), KindManifest))
+		want, werr := walkAll(NewStream(bytes.NewReader(doc), KindManifest), doc)
 		if werr != nil && !retry.IsPermanent(werr) {
 			t.Fatalf("walk = %v, want a permanent error", werr)
 		}
 		for _, size := range []int{1, 3, 16} {
-			got, err := walkAll(newStreamSize(iotest.HalfReader(bytes.NewReader(doc)), KindManifest, size))
+			got, err := walkAll(newStreamSize(iotest.HalfReader(bytes.NewReader(doc)), KindManifest, size), doc)
 			if (err == nil) != (werr == nil) || got != want {
 				t.Fatalf("buffer %d: walk = %q, %v; want %q, %v", size, got, err, want, werr)
 			}

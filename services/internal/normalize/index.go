@@ -1,6 +1,7 @@
 package normalize
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -120,7 +121,7 @@ func (n *normalizer) readIndexes(ctx context.Context, in Input) error {
 	if in.SemanticManifest != nil {
 		info, err := artifact.ReadSemanticManifest(ctx, in.SemanticManifest)
 		if err != nil {
-			return malformed(artifact.KindSemanticManifest, "document", err)
+			return malformed(artifact.KindSemanticManifest, err, "document")
 		}
 		n.idxWarnings = append(n.idxWarnings, info.Warnings...)
 		n.semantic = &info
@@ -146,7 +147,7 @@ func (n *normalizer) readArtifact(ctx context.Context, r io.Reader, kind artifac
 			}
 			var v artifact.Version
 			if m, v, err = artifact.ParseMetadata(kind, raw); err != nil {
-				return malformed(kind, "metadata", err)
+				return malformed(kind, err, "metadata")
 			}
 			sawMeta = true
 			n.inoteVersion(kind, m, v)
@@ -174,7 +175,7 @@ func (n *normalizer) elements(s *artifact.Stream, kind artifact.Kind, name strin
 func (n *normalizer) catalogSection(s *artifact.Stream, name string, _ artifact.Metadata) error {
 	switch name {
 	case "nodes", "sources":
-		ok, err := s.MembersObject(func(key string) error { return n.addCatalog(s, name, key) })
+		ok, err := s.MembersObject(func(key []byte) error { return n.addCatalog(s, name, key) })
 		if err == nil && !ok {
 			n.iwarnf("catalog.json: %s is not an object; skipped", name)
 		}
@@ -191,8 +192,9 @@ func (n *normalizer) catalogSection(s *artifact.Stream, name string, _ artifact.
 	return nil
 }
 
-func (n *normalizer) addCatalog(s *artifact.Stream, section, key string) error {
-	i := n.ikey([]byte(key))
+func (n *normalizer) addCatalog(s *artifact.Stream, section string, rawKey []byte) error {
+	i := n.ikey(rawKey) // before reading on: rawKey is in the stream's buffer
+	key := n.ikeyList[i]
 	var e catalogEntry
 	var buf []byte
 	_, err := s.Object(func(k, v []byte) error {
@@ -233,7 +235,7 @@ func (n *normalizer) addCatalog(s *artifact.Stream, section, key string) error {
 				e.columns = append(e.columns, c)
 				return err
 			})
-			return malformed(artifact.KindCatalog, section+"."+key+".columns", err)
+			return malformed(artifact.KindCatalog, err, section, key, "columns")
 		case "stats":
 			buf = n.appendStats(buf[:0], v)
 			if len(buf) > 2 {
@@ -296,7 +298,7 @@ func (n *normalizer) addResult(s *artifact.Stream, inv uint32) error {
 	}
 	status := n.istr.get(r.status)
 	n.sum.ResultStatuses[status]++
-	if sid := string(id); strings.HasPrefix(sid, "test.") || strings.HasPrefix(sid, "unit_test.") {
+	if bytes.HasPrefix(id, []byte("test.")) || bytes.HasPrefix(id, []byte("unit_test.")) {
 		countOutcome(&n.sum.Tests, status)
 	}
 	n.results = append(n.results, *r)
@@ -342,7 +344,7 @@ func (n *normalizer) readResult(s *artifact.Stream, r *result, other func(k, v [
 				}
 				return nil
 			})
-			return malformed(artifact.KindRunResults, "timing", err)
+			return malformed(artifact.KindRunResults, err, "timing")
 		default:
 			other(k, v)
 		}

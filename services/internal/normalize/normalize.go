@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/dbt-harvester/harvester/events"
 	"github.com/dbt-harvester/harvester/services/internal/artifact"
@@ -159,10 +160,11 @@ func (n *normalizer) noteVersion(kind artifact.Kind, m artifact.Metadata, v arti
 	}
 }
 
-// malformed wraps a raw-value error of an artifact as permanent.
-func malformed(kind artifact.Kind, where string, err error) error {
+// malformed wraps a raw-value error of an artifact as permanent; where is
+// the path to the value, joined with dots only when err is not nil.
+func malformed(kind artifact.Kind, err error, where ...string) error {
 	if err == nil {
 		return nil
 	}
-	return retry.Permanent(fmt.Errorf("normalize: read %s: %s: %w", kind.FileName(), where, err))
+	return retry.Permanent(fmt.Errorf("normalize: read %s: %s: %w", kind.FileName(), strings.Join(where, "."), err))
 }

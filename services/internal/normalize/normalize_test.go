@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/dbt-harvester/harvester/events"
 	"github.com/dbt-harvester/harvester/services/internal/artifact"
@@ -203,6 +205,12 @@ func TestNormalizeMalformed(t *testing.T) {
 		{"catalog truncated", func() Input { in := good(); in.Catalog = strings.NewReader(smallCatalog[:50]); return in }},
 		{"run results not JSON", func() Input { in := good(); in.RunResults = strings.NewReader("nope"); return in }},
 		{"sources trailing data", func() Input { in := good(); in.Sources = strings.NewReader(smallSources + "{}"); return in }},
+		{"manifest changed between the passes", func() Input {
+			return Input{Manifest: strings.NewReader(smallManifest), ReopenManifest: reopen("  " + smallManifest)}
+		}},
+		{"manifest shorter the second time", func() Input {
+			return Input{Manifest: strings.NewReader(smallManifest), ReopenManifest: reopen(smallManifest[:len(smallManifest)/2])}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -211,6 +219,24 @@ func TestNormalizeMalformed(t *testing.T) {
 				t.Errorf("Normalize(%s) = %v, want a permanent error", tt.name, err)
 			}
 		})
+	}
+}
+
+// reopen is an Input.ReopenManifest that reads doc.
+func reopen(doc string) func() (io.ReadCloser, error) {
+	return func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(doc)), nil }
+}
+
+// TestNormalizeReopenError: a second reading that fails is the reader's
+// error, not a malformed manifest.
+func TestNormalizeReopenError(t *testing.T) {
+	gone := errors.New("object store unavailable")
+	in := Input{Manifest: strings.NewReader(smallManifest), ReopenManifest: func() (io.ReadCloser, error) {
+		return io.NopCloser(iotest.ErrReader(gone)), nil
+	}}
+	_, err := Normalize(t.Context(), in, Options{}, func(events.Asset) error { return nil })
+	if !errors.Is(err, gone) || retry.IsPermanent(err) {
+		t.Errorf("Normalize with a failing second reading = %v, want %v, not permanent", err, gone)
 	}
 }
 

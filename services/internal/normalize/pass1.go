@@ -172,7 +172,7 @@ func (n *normalizer) pass1(ctx context.Context, r interface{ Read([]byte) (int, 
 			return n.metadata(raw)
 		case isResourceSection(name):
 			sec := sectionIndex(name)
-			ok, err := s.MembersObject(func(key string) error {
+			ok, err := s.MembersObject(func(key []byte) error {
 				if count++; count%512 == 1 {
 					if err := ctx.Err(); err != nil {
 						return err
@@ -212,7 +212,7 @@ func (n *normalizer) pass1(ctx context.Context, r interface{ Read([]byte) (int, 
 func (n *normalizer) metadata(raw []byte) error {
 	m, v, err := artifact.ParseMetadata(artifact.KindManifest, raw)
 	if err != nil {
-		return malformed(artifact.KindManifest, "metadata", err)
+		return malformed(artifact.KindManifest, err, "metadata")
 	}
 	n.noteVersion(artifact.KindManifest, m, v)
 	n.adapter = string(m.AdapterType)
@@ -252,15 +252,16 @@ func (n *normalizer) children(key string, raw []byte) error {
 		n.childEdges = append(n.childEdges, edge{from, n.idOf(strBytes(v))})
 		return nil
 	})
-	return malformed(artifact.KindManifest, "child_map."+key, err)
+	return malformed(artifact.KindManifest, err, "child_map", key)
 }
 
 // lineage records one entry's number, where it is in the manifest,
 // dependencies and, for tests, target.
-func (n *normalizer) lineage(s *artifact.Stream, sec int, section, key string) error {
-	self := n.idOf([]byte(key))
+func (n *normalizer) lineage(s *artifact.Stream, sec int, section string, rawKey []byte) error {
+	self := n.idOf(rawKey) // before reading on: rawKey is in the stream's buffer
 	n.defined[self] = true
-	var typ, attached, column, ref []byte
+	key := n.ids[self]
+	var typ, attached, column, ref, kwModel []byte
 	deps := n.deps[:0]
 	defer func() { n.deps = deps[:0] }()
 	isObj, err := s.Object(func(k, v []byte) error {
@@ -278,7 +279,7 @@ func (n *normalizer) lineage(s *artifact.Stream, sec int, section, key string) e
 				})
 				return err
 			})
-			return malformed(artifact.KindManifest, section+"."+key+".depends_on", err)
+			return malformed(artifact.KindManifest, err, section, key, "depends_on")
 		case "attached_node":
 			attached = v
 		case "column_name":
@@ -290,10 +291,7 @@ func (n *normalizer) lineage(s *artifact.Stream, sec int, section, key string) e
 			if column == nil || isEmptyText(column) {
 				column = artifact.Member(kw, "column_name")
 			}
-			if ref == nil {
-				ref = []byte(artifact.RawText(artifact.Member(kw, "model")))
-				ref = []byte(`"` + refName(string(ref)) + `"`)
-			}
+			kwModel = artifact.Member(kw, "model")
 		}
 		return nil
 	})
@@ -318,7 +316,11 @@ func (n *normalizer) lineage(s *artifact.Stream, sec int, section, key string) e
 		n.depEdges = append(n.depEdges, edge{d, self})
 	}
 	if t == "test" || t == "unit_test" {
-		target := n.resolve(strBytes(attached), artifact.RawText(ref), deps)
+		name := artifact.RawText(ref) // a unit test's model
+		if ref == nil && len(attached) == 0 {
+			name = refName(artifact.RawText(kwModel)) // "{{ get_where_subquery(ref('X')) }}"
+		}
+		target := n.resolve(strBytes(attached), name, deps)
 		if target >= 0 {
 			col := uint32(0)
 			if t == "test" {

@@ -159,7 +159,7 @@ func (n *normalizer) build(sc *scratch, b *batch) {
 		section, key := resourceSections[at.section], n.ids[at.node]
 		sc.e = entry{}
 		if _, err := artifact.EachMember(b.raw[be.start:be.end], member); err != nil {
-			b.err = malformed(artifact.KindManifest, section+"."+key, err)
+			b.err = malformed(artifact.KindManifest, err, section, key)
 			return
 		}
 		var typ string
