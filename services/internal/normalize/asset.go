@@ -176,14 +176,14 @@ func (e *entry) config(k, v []byte) error {
 }
 
 // asset appends the JSON of one entry's asset to dst.
-func (n *normalizer) asset(sc *scratch, dst []byte, section, key string, e *entry) ([]byte, string) {
+func (n *normalizer) asset(sc *scratch, dst []byte, section string, self int32, e *entry) ([]byte, string) {
+	key := n.ids[self]
 	var typ string
 	if t, ok := knownType(strBytes(e.resourceType)); ok {
 		typ = t // the common case: no allocation
 	} else if typ = artifact.RawText(e.resourceType); typ == "" {
 		typ = sectionType(section, key)
 	}
-	self := n.lookup([]byte(key))
 	ref := n.opts.Ref
 	o := obj{b: dst}
 	o.open()
@@ -242,8 +242,8 @@ func (n *normalizer) asset(sc *scratch, dst []byte, section, key string, e *entr
 	}
 	n.result(&o, self, typ)
 	n.typed(sc, &o, e, typ)
-	if self >= 0 && n.cat[self] > 0 {
-		if st := n.cats[n.cat[self]-1].stats; st != 0 {
+	if n.cat[self] > 0 {
+		if st := n.cats.at(int(n.cat[self]) - 1).stats; st != 0 {
 			o.raw("stats", n.istr.get(st))
 		}
 	}
@@ -274,8 +274,8 @@ func (n *normalizer) relation(o *obj, e *entry, typ string, self int32) {
 		o.text("relation_name", rel)
 	}
 	o.textOmit("materialization", e.materialized)
-	if self >= 0 && n.cat[self] > 0 {
-		c := &n.cats[n.cat[self]-1]
+	if n.cat[self] > 0 {
+		c := n.cats.at(int(n.cat[self]) - 1)
 		o.strOmit("table_type", n.istr.get(c.tableType))
 		o.strOmit("table_comment", n.istr.get(c.comment))
 		o.strOmit("table_owner", n.istr.get(c.owner))
@@ -354,9 +354,6 @@ func checksum(raw []byte) []byte {
 
 // lineageOut writes downstream, tests and test_results.
 func (n *normalizer) lineageOut(o *obj, self int32) {
-	if self < 0 {
-		return
-	}
 	if down := n.down.of(self); len(down) > 0 {
 		o.key("downstream")
 		n.appendIDs(o, down, func(i int32) int32 { return i })

@@ -50,6 +50,27 @@ func (in *interner) raw(raw []byte) uint32 {
 	return in.id(artifact.RawText(raw))
 }
 
+// chunked is an append-only list kept in chunks: it grows without copying
+// and without the unused half a doubled slice keeps.
+type chunked[T any] struct {
+	chunks [][]T
+	n      int
+}
+
+const chunkLen = 1024
+
+func (c *chunked[T]) add(v T) {
+	if c.n%chunkLen == 0 {
+		c.chunks = append(c.chunks, make([]T, 0, chunkLen))
+	}
+	last := &c.chunks[len(c.chunks)-1]
+	*last = append(*last, v)
+	c.n++
+}
+
+// at is element i, for i < c.n.
+func (c *chunked[T]) at(i int) *T { return &c.chunks[i/chunkLen][i%chunkLen] }
+
 // result is a node's result in run_results.json, compactly.
 type result struct {
 	status, message, thread, adapter, invocation uint32 // interned; adapter is compact JSON
@@ -213,6 +234,8 @@ func (n *normalizer) addCatalog(s *artifact.Stream, section string, rawKey []byt
 			})
 			return err
 		case "columns":
+			cols := n.colScratch[:0]
+			defer func() { e.columns, n.colScratch = slices.Clone(cols), cols[:0] }() // exactly as long
 			_, err := artifact.EachMember(v, func(k, v []byte) error {
 				c := catColumn{name: n.internBytes(k)}
 				_, err := artifact.EachMember(v, func(k, v []byte) error {
@@ -232,7 +255,7 @@ func (n *normalizer) addCatalog(s *artifact.Stream, section string, rawKey []byt
 					}
 					return nil
 				})
-				e.columns = append(e.columns, c)
+				cols = append(cols, c)
 				return err
 			})
 			return malformed(artifact.KindCatalog, err, section, key, "columns")
@@ -245,7 +268,7 @@ func (n *normalizer) addCatalog(s *artifact.Stream, section string, rawKey []byt
 		return nil
 	})
 	slices.SortStableFunc(e.columns, func(a, b catColumn) int { return int(a.index) - int(b.index) })
-	n.cats = append(n.cats, e)
+	n.cats.add(e)
 	n.catNode = append(n.catNode, i)
 	return err
 }
@@ -301,7 +324,7 @@ func (n *normalizer) addResult(s *artifact.Stream, inv uint32) error {
 	if bytes.HasPrefix(id, []byte("test.")) || bytes.HasPrefix(id, []byte("unit_test.")) {
 		countOutcome(&n.sum.Tests, status)
 	}
-	n.results = append(n.results, *r)
+	n.results.add(*r)
 	n.resNode = append(n.resNode, n.ikey(id))
 	return nil
 }
@@ -520,7 +543,7 @@ func (n *normalizer) joinIndexes() {
 	for i, k := range n.catNode {
 		if nd, ok := node(k); ok {
 			n.cat[nd] = int32(i + 1)
-			n.cats[i].used = true
+			n.cats.at(i).used = true
 		} else {
 			n.catalogOff++
 		}

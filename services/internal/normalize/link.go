@@ -35,7 +35,7 @@ func (n *normalizer) testOutcomes(links []int32, column func(uint32) bool) (even
 			continue
 		}
 		if r := n.res[l.test]; r > 0 {
-			countOutcome(&t, n.istr.get(n.results[r-1].status))
+			countOutcome(&t, n.istr.get(n.results.at(int(r)-1).status))
 			ran++
 		}
 	}

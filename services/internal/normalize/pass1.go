@@ -45,10 +45,11 @@ type normalizer struct {
 	ikeys       map[string]int32 // the indexes' number of each unique_id they name
 	ikeyList    []string         // unique_id by that number
 	res         []int32          // by node number: 1 + index in results, 0 for none
-	results     []result
+	results     chunked[result]
 	resNode     []int32 // the indexes' number of each result's node, until joinIndexes
 	cat         []int32 // by node number: 1 + index in cats
-	cats        []catalogEntry
+	cats        chunked[catalogEntry]
+	colScratch  []catColumn
 	catNode     []int32 // as resNode, of each catalog entry
 	idxWarnings []string
 	idxVersions map[string]string

@@ -31,7 +31,7 @@ func (n *normalizer) pass2(ctx context.Context, r io.Reader, emit func(Encoded) 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	builders := runtime.GOMAXPROCS(0)
-	inFlight := 2*builders + 1
+	inFlight := 2*builders + 2
 	// Every channel has room for every batch, so no send blocks; only the
 	// reader waits, for a free batch.
 	free, work, order := make(chan *batch, inFlight), make(chan *batch, inFlight), make(chan *batch, inFlight)
@@ -71,7 +71,7 @@ func (n *normalizer) pass2(ctx context.Context, r io.Reader, emit func(Encoded) 
 }
 
 // batchBytes is about how many bytes of entries a batch holds.
-const batchBytes = 32 << 10
+const batchBytes = 16 << 10
 
 // batch is a run of manifest entries and, once built, their assets.
 type batch struct {
@@ -97,7 +97,7 @@ func (b *batch) reset() {
 // readBatches is pass two's reader: it copies each entry's bytes from where
 // the first pass found them.
 func (n *normalizer) readBatches(ctx context.Context, r io.Reader, free <-chan *batch, send func(*batch)) error {
-	br := bufio.NewReaderSize(r, 64<<10)
+	br := bufio.NewReaderSize(r, 32<<10)
 	var pos int64 // offset in the manifest of br's next byte
 	var cur *batch
 	for i, at := range n.entries {
@@ -163,7 +163,7 @@ func (n *normalizer) build(sc *scratch, b *batch) {
 			return
 		}
 		var typ string
-		b.out, typ = n.asset(sc, b.out, section, key, &sc.e)
+		b.out, typ = n.asset(sc, b.out, section, at.node, &sc.e)
 		b.outEnds = append(b.outEnds, len(b.out))
 		b.types = append(b.types, typ)
 	}

@@ -126,8 +126,8 @@ func eqFold(s string, b []byte) bool {
 func (n *normalizer) columns(sc *scratch, o *obj, e *entry, self int32) {
 	cols := sc.cols[:0]
 	defer func() { sc.cols = cols[:0] }()
-	if self >= 0 && n.cat[self] > 0 {
-		for _, c := range n.cats[n.cat[self]-1].columns {
+	if n.cat[self] > 0 {
+		for _, c := range n.cats.at(int(n.cat[self]) - 1).columns {
 			col := column{name: n.istr.get(c.name), dataType: n.istr.get(c.typ), comment: n.istr.get(c.comment), inCatalog: true}
 			if c.hasIndex {
 				col.index = c.index
@@ -187,10 +187,7 @@ func (n *normalizer) columns(sc *scratch, o *obj, e *entry, self int32) {
 	})
 	o.key("columns")
 	o.b = append(o.b, '[')
-	var links []int32
-	if self >= 0 {
-		links = n.tests.of(self)
-	}
+	links := n.tests.of(self)
 	for i := range cols {
 		if i > 0 {
 			o.b = append(o.b, ',')
@@ -269,12 +266,9 @@ func isEmptyList(raw []byte) bool {
 
 // result writes the node's run result, with source freshness for sources.
 func (n *normalizer) result(o *obj, self int32, typ string) {
-	if self < 0 {
-		return
-	}
 	var r *result
 	if i := n.res[self]; i > 0 {
-		r = &n.results[i-1]
+		r = n.results.at(int(i) - 1)
 	}
 	f := n.fresh[self]
 	if typ != "source" {
