@@ -35,8 +35,11 @@ func benchSizes() []int {
 // results, joining them, building every asset and encoding it to JSON as the
 // asset events carry it. Both report MB/s of manifest, allocations, and the
 // peak heap above the pre-run baseline (peak-heap-MB, and heap/manifest, its
-// ratio to the manifest's size). Each project is generated once per run, in
-// a temporary directory; a parent benchmark with sub-benchmarks runs once.
+// ratio to the manifest's size). The paired sub-benchmark runs the two in
+// turn, one of each per iteration, and reports the ratio of their summed
+// times: on a machine whose speed drifts (a shared VM), the drift then
+// falls on both alike. Each project is generated once per run, in a
+// temporary directory; a parent benchmark with sub-benchmarks runs once.
 func BenchmarkNormalize(b *testing.B) {
 	for _, models := range benchSizes() {
 		b.Run(fmt.Sprintf("models=%d", models), func(b *testing.B) {
@@ -50,6 +53,7 @@ func BenchmarkNormalize(b *testing.B) {
 			b.Logf("generated %d models: manifest %.1f MB in %v", models, float64(size)/1e6, time.Since(start).Round(time.Millisecond))
 			b.Run("decode-map", func(b *testing.B) { benchDecodeMap(b, dir, size) })
 			b.Run("normalize", func(b *testing.B) { benchNormalize(b, dir, size) })
+			b.Run("paired", func(b *testing.B) { benchPaired(b, dir, size) })
 		})
 	}
 }
@@ -59,45 +63,73 @@ func benchDecodeMap(b *testing.B, dir string, size int64) {
 	b.ReportAllocs()
 	peak := startPeak()
 	for b.Loop() {
-		f, err := os.Open(filepath.Join(dir, events.ManifestJSON))
-		if err != nil {
-			b.Fatal(err)
-		}
-		var m map[string]any
-		err = json.NewDecoder(f).Decode(&m)
-		f.Close()
-		if err != nil {
-			b.Fatal(err)
-		}
+		decodeMap(b, dir)
 	}
 	peak.report(b, size)
+}
+
+// decodeMap is the baseline: manifest.json decoded into a map[string]any.
+func decodeMap(b *testing.B, dir string) {
+	f, err := os.Open(filepath.Join(dir, events.ManifestJSON))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	var m map[string]any
+	if err := json.NewDecoder(f).Decode(&m); err != nil {
+		b.Fatal(err)
+	}
 }
 
 func benchNormalize(b *testing.B, dir string, size int64) {
 	b.SetBytes(size)
 	b.ReportAllocs()
-	ref := events.RunRef{AccountID: 1, ProjectID: 2, EnvironmentID: 3, JobID: 4, RunID: 5}
 	peak := startPeak()
 	var encoded int64
 	for b.Loop() {
-		in, closeAll := openProject(b, dir)
-		encoded = 0
-		_, err := normalize.NormalizeJSON(b.Context(), in, normalize.Options{Ref: ref}, func(a normalize.Encoded) error {
-			encoded += int64(len(a.JSON))
-			return nil
-		})
-		closeAll()
-		if err != nil {
-			b.Fatal(err)
-		}
+		encoded = normalizeProject(b, dir)
 	}
 	peak.report(b, size)
 	b.ReportMetric(float64(encoded)/1e6, "asset-MB")
 }
 
+// normalizeProject normalizes the project in dir as the normalizer service
+// does, and returns the bytes of asset JSON it built.
+func normalizeProject(b *testing.B, dir string) int64 {
+	ref := events.RunRef{AccountID: 1, ProjectID: 2, EnvironmentID: 3, JobID: 4, RunID: 5}
+	in, closeAll := openProject(b, dir)
+	defer closeAll()
+	var encoded int64
+	_, err := normalize.NormalizeJSON(b.Context(), in, normalize.Options{Ref: ref}, func(a normalize.Encoded) error {
+		encoded += int64(len(a.JSON))
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return encoded
+}
+
+// benchPaired runs the baseline and the normalizer in turn and reports each
+// one's MB/s and the ratio of their summed times.
+func benchPaired(b *testing.B, dir string, size int64) {
+	var base, norm time.Duration
+	for b.Loop() {
+		start := time.Now()
+		decodeMap(b, dir)
+		mid := time.Now()
+		normalizeProject(b, dir)
+		base, norm = base+mid.Sub(start), norm+time.Since(mid)
+	}
+	mbps := func(d time.Duration) float64 { return float64(size) * float64(b.N) / 1e6 / d.Seconds() }
+	b.ReportMetric(mbps(base), "decode-map-MB/s")
+	b.ReportMetric(mbps(norm), "normalize-MB/s")
+	b.ReportMetric(base.Seconds()/norm.Seconds(), "ratio")
+}
+
 // openProject opens the generated artifacts as the harvester normalize
 // command does, with a reopen func for the manifest.
-func openProject(b *testing.B, dir string) (normalize.Input, func()) {
+func openProject(b testing.TB, dir string) (normalize.Input, func()) {
 	var files []*os.File
 	open := func(name string) io.Reader {
 		f, err := os.Open(filepath.Join(dir, name))

@@ -106,6 +106,7 @@ type catColumn struct {
 // readIndexes reads catalog, run results and source freshness into compact
 // indexes by node number.
 func (n *normalizer) readIndexes(ctx context.Context, in Input) error {
+	defer n.numberPending()
 	if in.Catalog != nil {
 		if err := n.readArtifact(ctx, in.Catalog, artifact.KindCatalog, n.catalogSection); err != nil {
 			return err
@@ -214,8 +215,7 @@ func (n *normalizer) catalogSection(s *artifact.Stream, name string, _ artifact.
 }
 
 func (n *normalizer) addCatalog(s *artifact.Stream, section string, rawKey []byte) error {
-	i := n.ikey(rawKey) // before reading on: rawKey is in the stream's buffer
-	key := n.ikeyList[i]
+	n.nodeLater(&n.catNode, rawKey)
 	var e catalogEntry
 	var buf []byte
 	_, err := s.Object(func(k, v []byte) error {
@@ -258,7 +258,10 @@ func (n *normalizer) addCatalog(s *artifact.Stream, section string, rawKey []byt
 				cols = append(cols, c)
 				return err
 			})
-			return malformed(artifact.KindCatalog, err, section, key, "columns")
+			if err != nil {
+				return malformed(artifact.KindCatalog, err, section, string(rawKey), "columns")
+			}
+			return nil
 		case "stats":
 			buf = n.appendStats(buf[:0], v)
 			if len(buf) > 2 {
@@ -269,7 +272,6 @@ func (n *normalizer) addCatalog(s *artifact.Stream, section string, rawKey []byt
 	})
 	slices.SortStableFunc(e.columns, func(a, b catColumn) int { return int(a.index) - int(b.index) })
 	n.cats.add(e)
-	n.catNode = append(n.catNode, i)
 	return err
 }
 
@@ -325,7 +327,7 @@ func (n *normalizer) addResult(s *artifact.Stream, inv uint32) error {
 		countOutcome(&n.sum.Tests, status)
 	}
 	n.results.add(*r)
-	n.resNode = append(n.resNode, n.ikey(id))
+	n.nodeLater(&n.resNode, id)
 	return nil
 }
 
@@ -467,7 +469,8 @@ func (n *normalizer) addFreshness(s *artifact.Stream, inv uint32) error {
 	if err != nil {
 		return err
 	}
-	n.freshKey[n.ikey(id)] = f
+	n.nodeLater(&n.freshNode, id)
+	n.freshList = append(n.freshList, f)
 	return nil
 }
 
@@ -489,25 +492,42 @@ func countOutcome(t *events.TestOutcomes, status string) {
 	}
 }
 
-// The indexes are read while the first pass runs, so they keep strings,
-// node keys and warnings of their own (see normalizer); the warnings are
-// appended after the manifest's, in order.
+// The indexes are read while the first pass runs, so they keep strings and
+// warnings of their own (see normalizer); the warnings are appended after
+// the manifest's, in order.
 
 func (n *normalizer) intern(s string) uint32      { return n.istr.id(s) }
 func (n *normalizer) internBytes(b []byte) uint32 { return n.istr.idBytes(b) }
 func (n *normalizer) internRaw(raw []byte) uint32 { return n.istr.raw(raw) }
 
-// ikey numbers a unique_id of the indexes, on first sight; joinIndexes
-// turns these numbers into node numbers.
-func (n *normalizer) ikey(b []byte) int32 {
-	if i, ok := n.ikeys[string(b)]; ok {
-		return i
+// keyRef is a unique_id the indexes read, waiting for its node number:
+// its bytes end at end in pendingKeys; the number goes to (*list)[i].
+type keyRef struct {
+	list *[]int32
+	i    int32
+	end  uint32
+}
+
+// nodeLater appends to list the node number of the unique_id key, once
+// numbered: the indexes number their keys 256 at a time, with one lock.
+func (n *normalizer) nodeLater(list *[]int32, key []byte) {
+	*list = append(*list, -1)
+	n.pendingKeys = append(n.pendingKeys, key...)
+	n.pending = append(n.pending, keyRef{list: list, i: int32(len(*list) - 1), end: uint32(len(n.pendingKeys))})
+	if len(n.pending) == 256 {
+		n.numberPending()
 	}
-	i := int32(len(n.ikeyList))
-	s := string(b)
-	n.ikeyList = append(n.ikeyList, s)
-	n.ikeys[s] = i
-	return i
+}
+
+func (n *normalizer) numberPending() {
+	n.mu.Lock()
+	start := uint32(0)
+	for _, p := range n.pending {
+		(*p.list)[p.i] = n.idOfLocked(n.pendingKeys[start:p.end])
+		start = p.end
+	}
+	n.mu.Unlock()
+	n.pending, n.pendingKeys = n.pending[:0], n.pendingKeys[:0]
 }
 
 func (n *normalizer) iwarnf(format string, args ...any) {
@@ -529,31 +549,25 @@ func (n *normalizer) inoteVersion(kind artifact.Kind, m artifact.Metadata, v art
 func (n *normalizer) joinIndexes() {
 	nodes := len(n.ids)
 	n.res, n.cat = make([]int32, nodes), make([]int32, nodes)
-	node := func(k int32) (int32, bool) {
-		i, ok := n.index[n.ikeyList[k]]
-		return i, ok && n.defined[i]
-	}
-	for i, k := range n.resNode {
-		if nd, ok := node(k); ok {
+	for i, nd := range n.resNode {
+		if n.defined[nd] {
 			n.res[nd] = int32(i + 1)
 		} else {
 			n.resultsOff++
 		}
 	}
-	for i, k := range n.catNode {
-		if nd, ok := node(k); ok {
+	for i, nd := range n.catNode {
+		if n.defined[nd] {
 			n.cat[nd] = int32(i + 1)
 			n.cats.at(i).used = true
 		} else {
 			n.catalogOff++
 		}
 	}
-	for k, f := range n.freshKey {
-		if nd, ok := node(k); ok {
-			n.fresh[nd] = f
-		}
+	for i, nd := range n.freshNode {
+		n.fresh[nd] = n.freshList[i]
 	}
-	n.resNode, n.catNode, n.freshKey, n.ikeys, n.ikeyList = nil, nil, nil, nil, nil
+	n.resNode, n.catNode, n.freshNode, n.freshList = nil, nil, nil, nil
 	n.sum.Warnings = append(n.sum.Warnings, n.idxWarnings...)
 	for k, v := range n.idxVersions {
 		n.sum.ArtifactVersions[k] = v

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/dbt-harvester/harvester/events"
 	"github.com/dbt-harvester/harvester/services/internal/artifact"
@@ -15,10 +16,11 @@ import (
 // indexes of the smaller artifacts, keyed by node number once joined.
 //
 // The first pass and the indexes are read at the same time on two
-// goroutines that share nothing: the first pass owns ids, index, defined,
-// str and sum; the indexes own istr, ikeys, ikeyList and the fields from
-// res on. joinIndexes, after both, files the indexes by node number; pass
-// two only reads.
+// goroutines. They share the node numbering (ids, index, defined), under
+// mu; the indexes number the nodes they name in batches (see nodeLater), so
+// the two seldom meet on the lock. Otherwise the first pass owns str and
+// sum, the indexes istr and the fields from res on. joinIndexes, after
+// both, files the indexes by node number; pass two only reads.
 type normalizer struct {
 	opts Options
 	sum  Summary
@@ -41,20 +43,23 @@ type normalizer struct {
 	deps        []int32
 	cur         result
 
-	istr        interner         // the indexes' strings
-	ikeys       map[string]int32 // the indexes' number of each unique_id they name
-	ikeyList    []string         // unique_id by that number
-	res         []int32          // by node number: 1 + index in results, 0 for none
+	mu sync.Mutex // ids, index and defined, until the first pass and the indexes are read
+
+	istr        interner // the indexes' strings
+	pending     []keyRef // unique_ids the indexes read, to number
+	pendingKeys []byte
+	res         []int32 // by node number: 1 + index in results, 0 for none
 	results     chunked[result]
-	resNode     []int32 // the indexes' number of each result's node, until joinIndexes
+	resNode     []int32 // node number of each result, until joinIndexes
 	cat         []int32 // by node number: 1 + index in cats
 	cats        chunked[catalogEntry]
 	colScratch  []catColumn
-	catNode     []int32 // as resNode, of each catalog entry
+	catNode     []int32 // node number of each catalog entry, until joinIndexes
 	idxWarnings []string
 	idxVersions map[string]string
 	fresh       map[int32]*freshness // by node number, after joinIndexes
-	freshKey    map[int32]*freshness // by the indexes' number, until then
+	freshNode   []int32              // node number of each of freshList, until then
+	freshList   []*freshness
 	semantic    *artifact.Info
 	catalogOff  int // catalog entries of nodes not in the manifest
 	resultsOff  int
@@ -92,15 +97,28 @@ func newNormalizer(opts Options) *normalizer {
 		sections:     map[string]int{},
 		unknownTypes: map[string]int{},
 		istr:         newInterner(),
-		ikeys:        map[string]int32{},
 		fresh:        map[int32]*freshness{},
-		freshKey:     map[int32]*freshness{},
 		idxVersions:  map[string]string{},
 	}
 }
 
 // idOf numbers a unique_id, on first sight.
 func (n *normalizer) idOf(b []byte) int32 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.idOfLocked(b)
+}
+
+// define numbers a unique_id that has an entry in the manifest.
+func (n *normalizer) define(b []byte) int32 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	i := n.idOfLocked(b)
+	n.defined[i] = true
+	return i
+}
+
+func (n *normalizer) idOfLocked(b []byte) int32 {
 	if i, ok := n.index[string(b)]; ok {
 		return i
 	}
@@ -112,7 +130,8 @@ func (n *normalizer) idOf(b []byte) int32 {
 	return i
 }
 
-// lookup is the node number of a unique_id, -1 when never seen.
+// lookup is the node number of a unique_id, -1 when never seen; only once
+// the first pass and the indexes are read.
 func (n *normalizer) lookup(b []byte) int32 {
 	if i, ok := n.index[string(b)]; ok {
 		return i
@@ -259,9 +278,10 @@ func (n *normalizer) children(key string, raw []byte) error {
 // lineage records one entry's number, where it is in the manifest,
 // dependencies and, for tests, target.
 func (n *normalizer) lineage(s *artifact.Stream, sec int, section string, rawKey []byte) error {
-	self := n.idOf(rawKey) // before reading on: rawKey is in the stream's buffer
-	n.defined[self] = true
+	self := n.define(rawKey) // before reading on: rawKey is in the stream's buffer
+	n.mu.Lock()
 	key := n.ids[self]
+	n.mu.Unlock()
 	var typ, attached, column, ref, kwModel []byte
 	deps := n.deps[:0]
 	defer func() { n.deps = deps[:0] }()
@@ -342,7 +362,9 @@ func (n *normalizer) resolve(attached []byte, refName string, deps []int32) int3
 	}
 	if refName != "" {
 		for _, d := range deps {
+			n.mu.Lock()
 			id := n.ids[d]
+			n.mu.Unlock()
 			if strings.HasSuffix(id, "."+refName) || strings.Contains(id, "."+refName+".v") {
 				return d
 			}
