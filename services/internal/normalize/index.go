@@ -7,7 +7,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/dbt-harvester/harvester/events"
 	"github.com/dbt-harvester/harvester/services/internal/artifact"
@@ -347,27 +346,37 @@ func (n *normalizer) readResult(s *artifact.Stream, r *result, other func(k, v [
 			if artifact.IsEmptyObject(v) {
 				return nil
 			}
-			var ok bool
-			if buf, ok = artifact.AppendCompact(buf[:0], v); ok {
-				r.adapter = n.intern(string(buf))
-			}
-			if rows := artifact.RawNumber(artifact.Member(v, "rows_affected")); rows.Set && artifact.Member(v, "rows_affected")[0] != '"' {
-				r.rows, r.hasRows = int64(rows.Value), true
+			r.adapter, buf = n.internCompact(v, buf)
+			if rows := artifact.Member(v, "rows_affected"); len(rows) > 0 && rows[0] != '"' {
+				if num := artifact.RawNumber(rows); num.Set {
+					r.rows, r.hasRows = int64(num.Value), true
+				}
 			}
 		case "timing":
 			_, err := artifact.EachElement(v, func(t []byte) error {
+				var name, start, end []byte
+				_, err := artifact.EachMember(t, func(k, v []byte) error {
+					switch string(k) {
+					case "name":
+						name = v
+					case "started_at":
+						start = v
+					case "completed_at":
+						end = v
+					}
+					return nil
+				})
 				base := -1
-				switch string(strBytes(artifact.Member(t, "name"))) {
+				switch string(strBytes(name)) {
 				case "compile":
 					base = 0
 				case "execute":
 					base = 2
 				}
 				if base >= 0 {
-					r.times[base] = unixNano(artifact.Member(t, "started_at"))
-					r.times[base+1] = unixNano(artifact.Member(t, "completed_at"))
+					r.times[base], r.times[base+1] = unixNano(start), unixNano(end)
 				}
-				return nil
+				return err
 			})
 			return malformed(artifact.KindRunResults, err, "timing")
 		default:
@@ -429,14 +438,35 @@ func fastTime(b []byte) (int64, bool) {
 		}
 		nanos = v
 	}
-	if f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > 31 || f[3] > 23 || f[4] > 59 || f[5] > 59 {
-		return 0, false
+	y, m, d := f[0], f[1], f[2]
+	if y < 1678 || y > 2261 || m < 1 || m > 12 || d < 1 || d > daysIn(y, m) || f[3] > 23 || f[4] > 59 || f[5] > 59 {
+		return 0, false // February 30th and the like, or beyond UnixNano: ParseTime decides
 	}
-	t := time.Date(f[0], time.Month(f[1]), f[2], f[3], f[4], f[5], nanos, time.UTC)
-	if t.Day() != f[2] { // February 30th and the like: let ParseTime refuse it
-		return 0, false
+	secs := daysFromCivil(y, m, d)*86400 + int64(f[3]*3600+f[4]*60+f[5])
+	return secs*1e9 + int64(nanos), true
+}
+
+func daysIn(y, m int) int {
+	if m == 2 {
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
 	}
-	return t.UnixNano(), true
+	return 30 + (m+m/8)%2
+}
+
+// daysFromCivil is the number of days from 1970-01-01 to the date y-m-d
+// (proleptic Gregorian, y > 0): Howard Hinnant's days_from_civil.
+func daysFromCivil(y, m, d int) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	yoe := y - era*400
+	doy := (153*((m+9)%12)+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era*146097 + doe - 719468)
 }
 
 func (n *normalizer) addFreshness(s *artifact.Stream, inv uint32) error {
@@ -457,10 +487,7 @@ func (n *normalizer) addFreshness(s *artifact.Stream, inv uint32) error {
 			f.age, f.hasAge = num.Value, num.Set
 		case "criteria":
 			if !artifact.IsEmptyObject(v) {
-				var ok bool
-				if buf, ok = artifact.AppendCompact(buf[:0], v); ok {
-					f.criteria = n.intern(string(buf))
-				}
+				f.criteria, buf = n.internCompact(v, buf)
 			}
 		case "error":
 			f.err = n.internRaw(v)
@@ -496,7 +523,23 @@ func countOutcome(t *events.TestOutcomes, status string) {
 // warnings of their own (see normalizer); the warnings are appended after
 // the manifest's, in order.
 
-func (n *normalizer) intern(s string) uint32      { return n.istr.id(s) }
+func (n *normalizer) intern(s string) uint32 { return n.istr.id(s) }
+
+// internCompact interns the JSON value raw compacted (0 when it is not
+// valid JSON), with buf as scratch. The same raw value as the last call's
+// (the adapter responses of a run of tests) is not compacted again.
+func (n *normalizer) internCompact(raw, buf []byte) (uint32, []byte) {
+	if bytes.Equal(raw, n.lastRaw) {
+		return n.lastCompact, buf
+	}
+	buf, ok := artifact.AppendCompact(buf[:0], raw)
+	i := uint32(0)
+	if ok {
+		i = n.istr.idBytes(buf)
+	}
+	n.lastRaw, n.lastCompact = append(n.lastRaw[:0], raw...), i
+	return i, buf
+}
 func (n *normalizer) internBytes(b []byte) uint32 { return n.istr.idBytes(b) }
 func (n *normalizer) internRaw(raw []byte) uint32 { return n.istr.raw(raw) }
 

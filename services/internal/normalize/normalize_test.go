@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/dbt-harvester/harvester/events"
 	"github.com/dbt-harvester/harvester/services/internal/artifact"
@@ -283,6 +284,38 @@ func TestFastTime(t *testing.T) {
 			t.Errorf("fastTime(%q) ok, want fallback", s)
 		}
 	}
+}
+
+// TestFastTimeEveryDay compares fastTime with the time package on every day
+// it reads, at a time of day that varies.
+func TestFastTimeEveryDay(t *testing.T) {
+	for d := time.Date(1678, 1, 1, 0, 0, 0, 0, time.UTC); d.Year() < 2262; d = d.Add(24*time.Hour + 7*time.Second) {
+		s := d.Format("2006-01-02T15:04:05.000000Z")
+		if got, ok := fastTime([]byte(s)); !ok || got != d.UnixNano() {
+			t.Fatalf("fastTime(%q) = %d, %v; want %d", s, got, ok, d.UnixNano())
+		}
+	}
+	for _, s := range []string{"1900-02-29T00:00:00Z", "2100-02-29T00:00:00Z", "2023-04-31T00:00:00Z", "1677-12-31T23:59:59Z", "2262-01-01T00:00:00Z"} {
+		if _, ok := fastTime([]byte(s)); ok {
+			t.Errorf("fastTime(%q) ok, want fallback", s)
+		}
+	}
+}
+
+// FuzzFastTime: whatever fastTime reads, it reads as the time package does.
+func FuzzFastTime(f *testing.F) {
+	f.Add("2026-01-15T06:00:02.042000Z")
+	f.Add("2000-02-29T23:59:59Z")
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := fastTime([]byte(s))
+		if !ok {
+			return
+		}
+		want, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil || got != want.UnixNano() {
+			t.Fatalf("fastTime(%q) = %d; time.Parse = %d, %v", s, got, want.UnixNano(), err)
+		}
+	})
 }
 
 func TestNormalizeFidelity(t *testing.T) {

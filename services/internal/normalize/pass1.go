@@ -46,6 +46,8 @@ type normalizer struct {
 	mu sync.Mutex // ids, index and defined, until the first pass and the indexes are read
 
 	istr        interner // the indexes' strings
+	lastRaw     []byte   // internCompact's last value, and its number
+	lastCompact uint32
 	pending     []keyRef // unique_ids the indexes read, to number
 	pendingKeys []byte
 	res         []int32 // by node number: 1 + index in results, 0 for none
