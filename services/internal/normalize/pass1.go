@@ -284,7 +284,7 @@ func (n *normalizer) lineage(s *artifact.Stream, sec int, section string, rawKey
 	n.mu.Lock()
 	key := n.ids[self]
 	n.mu.Unlock()
-	var typ, attached, column, ref, kwModel []byte
+	var typ, attached, column, ref, kwargs []byte
 	deps := n.deps[:0]
 	defer func() { n.deps = deps[:0] }()
 	isObj, err := s.Object(func(k, v []byte) error {
@@ -310,11 +310,10 @@ func (n *normalizer) lineage(s *artifact.Stream, sec int, section string, rawKey
 		case "model":
 			ref = v
 		case "test_metadata":
-			kw := artifact.Member(v, "kwargs")
+			kwargs = artifact.Member(v, "kwargs")
 			if column == nil || isEmptyText(column) {
-				column = artifact.Member(kw, "column_name")
+				column = artifact.Member(kwargs, "column_name")
 			}
-			kwModel = artifact.Member(kw, "model")
 		}
 		return nil
 	})
@@ -341,7 +340,7 @@ func (n *normalizer) lineage(s *artifact.Stream, sec int, section string, rawKey
 	if t == "test" || t == "unit_test" {
 		name := artifact.RawText(ref) // a unit test's model
 		if ref == nil && len(attached) == 0 {
-			name = refName(artifact.RawText(kwModel)) // "{{ get_where_subquery(ref('X')) }}"
+			name = refName(artifact.RawText(artifact.Member(kwargs, "model"))) // "{{ get_where_subquery(ref('X')) }}"
 		}
 		target := n.resolve(strBytes(attached), name, deps)
 		if target >= 0 {

@@ -318,6 +318,23 @@ func (n *normalizer) result(o *obj, self int32, typ string) {
 	o.b = ro.b
 }
 
+// testTarget is the node a test without attached_node tests (see resolve).
+func (n *normalizer) testTarget(sc *scratch, e *entry, typ string, kwargs []byte) int32 {
+	ref := refName(artifact.RawText(artifact.Member(kwargs, "model")))
+	if typ == "unit_test" {
+		ref = artifact.RawText(e.model)
+	}
+	ids := sc.deps[:0]
+	artifact.EachElement(e.dependsOn, func(d []byte) error {
+		if i := n.lookup(strBytes(d)); i >= 0 {
+			ids = append(ids, i)
+		}
+		return nil
+	})
+	sc.deps = ids[:0]
+	return n.resolve(nil, ref, ids)
+}
+
 // typed writes what only some resource types have.
 func (n *normalizer) typed(sc *scratch, o *obj, e *entry, typ string) {
 	switch typ {
@@ -325,31 +342,29 @@ func (n *normalizer) typed(sc *scratch, o *obj, e *entry, typ string) {
 		o.key("test")
 		to := obj{b: o.b}
 		to.open()
-		var kwargs []byte
+		var name, ns, kwargs []byte
 		if typ == "test" {
-			name := artifact.RawText(artifact.Member(e.testMetadata, "name"))
-			if ns := artifact.RawText(artifact.Member(e.testMetadata, "namespace")); ns != "" && name != "" {
-				name = ns + "." + name
+			artifact.EachMember(e.testMetadata, func(k, v []byte) error {
+				switch string(k) {
+				case "name":
+					name = v
+				case "namespace":
+					ns = v
+				case "kwargs":
+					kwargs = v
+				}
+				return nil
+			})
+			if isEmptyText(ns) || isEmptyText(name) {
+				to.textOmit("test_name", name)
+			} else {
+				to.str("test_name", artifact.RawText(ns)+"."+artifact.RawText(name))
 			}
-			to.strOmit("test_name", name)
-			kwargs = artifact.Member(e.testMetadata, "kwargs")
 			to.rawOmit("kwargs", kwargs)
 		}
-		ref := refName(artifact.RawText(artifact.Member(kwargs, "model")))
-		if typ == "unit_test" {
-			ref = artifact.RawText(e.model)
-		}
-		ids := sc.deps[:0]
-		artifact.EachElement(e.dependsOn, func(d []byte) error {
-			if i := n.lookup(strBytes(d)); i >= 0 {
-				ids = append(ids, i)
-			}
-			return nil
-		})
-		sc.deps = ids[:0]
 		if !isEmptyText(e.attachedNode) {
 			to.text("attached_node", e.attachedNode)
-		} else if t := n.resolve(nil, ref, ids); t >= 0 {
+		} else if t := n.testTarget(sc, e, typ, kwargs); t >= 0 {
 			to.str("attached_node", n.ids[t])
 		}
 		if typ == "test" {
