@@ -506,14 +506,49 @@ func (k *skipper) scan(b []byte, i int) (int, bool, error) {
 			}
 			continue
 		}
-		if depth > 0 {
-			for i < len(b) && (byteClass[b[i]] == '0' || byteClass[b[i]] == '4') {
+		if depth > 0 { // inside a container: the common case, in one loop
+			for i < len(b) {
+				switch byteClass[b[i]] {
+				case '1': // a string: find its end here when it ends in b
+					j := i + 1
+					for {
+						for ; j+8 <= len(b); j += 8 { // quoteOrBackslash, inlined
+							x := binary.LittleEndian.Uint64(b[j:])
+							q, s := x^(lo*'"'), x^(lo*'\\')
+							if m := ((q-lo)&^q | (s-lo)&^s) & hi; m != 0 {
+								j += bits.TrailingZeros64(m) / 8
+								goto stop
+							}
+						}
+						for j < len(b) && b[j] != '"' && b[j] != '\\' {
+							j++
+						}
+					stop:
+						if j >= len(b) {
+							k.depth, k.inStr, k.esc = depth, true, false
+							return len(b), false, nil
+						}
+						if b[j] == '"' {
+							break
+						}
+						if j+1 == len(b) { // a backslash ends the buffer
+							k.depth, k.inStr, k.esc = depth, true, true
+							return len(b), false, nil
+						}
+						j += 2
+					}
+					i = j
+				case '2':
+					depth++
+				case '3':
+					if depth--; depth == 0 {
+						return i + 1, true, nil
+					}
+				}
 				i++
 			}
-			if i == len(b) {
-				k.depth, k.inStr, k.esc = depth, inStr, esc
-				return i, false, nil
-			}
+			k.depth, k.inStr, k.esc = depth, inStr, esc
+			return i, false, nil
 		}
 		c := b[i]
 		switch byteClass[c] {

@@ -108,6 +108,9 @@ func FuzzStream(f *testing.F) {
 				t.Fatalf("buffer %d: walk = %q, %v; want %q, %v", size, got, err, want, werr)
 			}
 		}
+		if werr != nil && json.Valid(doc) && bytes.HasPrefix(bytes.TrimLeft(doc, " \t\r\n"), []byte("{")) {
+			t.Fatalf("walk of a valid JSON object = %v", werr)
+		}
 		if werr == nil && !json.Valid(doc) {
 			// The scanner tracks only strings and brackets: note, do not fail.
 			t.Logf("lenient: accepted invalid JSON")
