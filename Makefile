@@ -28,7 +28,7 @@ test:
 ## bench: the normalizer against plain encoding/json decoding into a map, on generated projects of
 ## 1k and 10k models (and 50k, a 1 GB manifest, with HARVESTER_BENCH_LARGE=1 or make bench-large),
 ## each generated once per run into a temp dir; prints a table with the ratio (figures, not pass/fail).
-BENCHTIME ?= 3x
+BENCHTIME ?= 5x
 bench:
 	@cd services && set -o pipefail && $(GO) test -run '^$$' -bench '^BenchmarkNormalize$$' -benchmem -benchtime $(BENCHTIME) \
 	  -timeout 60m ./internal/gen/ | $(GO) run ./internal/gen/benchtable
