@@ -8,17 +8,20 @@
 //
 // The manifest is streamed twice (see artifact.Stream) and never held:
 //
-//  1. The first pass numbers every unique_id and keeps only what an asset
-//     needs from other entries: depends_on, each test's target node and
-//     column, child_map, groups and the metadata.
+//  1. The first pass scans it, numbers every unique_id, notes where each
+//     entry is (offset and length), and keeps only what an asset needs from
+//     other entries: depends_on, each test's target node and column,
+//     child_map, groups and the metadata.
 //  2. catalog.json, run_results.json and sources.json are read, at the same
-//     time as the first pass, into compact indexes by node number (interned
-//     strings, no maps of any).
-//  3. The second pass reads each entry again and writes its asset's JSON
-//     straight from the entry's bytes, with downstream lineage, tests, test
-//     outcomes and the indexed facts, and emits it, in manifest order. With
-//     more than one CPU, reading entries and building assets run on two
-//     goroutines; emit is always called from the caller's goroutine.
+//     time as the first pass on another goroutine, into compact indexes
+//     (interned strings, no maps of any); their nodes are numbered with the
+//     first pass's numbering, a batch of keys at a time under one lock.
+//  3. The second pass reads the manifest again without scanning it: it
+//     copies each entry's bytes from where the first pass found them (a
+//     manifest that changed in between is a permanent error). One builder
+//     goroutine per CPU writes the assets' JSON straight from the entries'
+//     bytes, with downstream lineage, tests, test outcomes and the indexed
+//     facts; emit is called from the caller's goroutine, in manifest order.
 //
 // Input.ReopenManifest supplies the second reading (the object store or the
 // file); without it the manifest is copied in memory between the passes.
