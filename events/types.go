@@ -284,7 +284,7 @@ type HarvestCompleted struct {
 	Generation       int               `json:"generation"`
 	Assets           int               `json:"assets"`          // asset events published
 	Counts           map[string]int    `json:"counts"`          // assets per resource type
-	ResultStatuses   map[string]int    `json:"result_statuses"` // run_results statuses: success, error, ...
+	ResultStatuses   map[string]int    `json:"result_statuses"` // per status: each node's last run result, each source's freshness
 	Tests            TestOutcomes      `json:"tests"`
 	Changes          map[string]int    `json:"changes,omitempty"` // new, changed, unchanged
 	Removed          []string          `json:"removed,omitempty"` // asset IDs no longer in the project

@@ -320,11 +320,6 @@ func (n *normalizer) addResult(s *artifact.Stream, inv uint32) error {
 	if err != nil {
 		return err
 	}
-	status := n.istr.get(r.status)
-	n.sum.ResultStatuses[status]++
-	if bytes.HasPrefix(id, []byte("test.")) || bytes.HasPrefix(id, []byte("unit_test.")) {
-		countOutcome(&n.sum.Tests, status)
-	}
 	n.results.add(*r)
 	n.nodeLater(&n.resNode, id)
 	return nil
@@ -593,10 +588,19 @@ func (n *normalizer) joinIndexes() {
 	nodes := len(n.ids)
 	n.res, n.cat = make([]int32, nodes), make([]int32, nodes)
 	for i, nd := range n.resNode {
-		if n.defined[nd] {
-			n.res[nd] = int32(i + 1)
-		} else {
+		n.res[nd] = int32(i + 1) // a later step's result replaces an earlier one's
+		if !n.defined[nd] {
 			n.resultsOff++
+		}
+	}
+	for nd, r := range n.res { // one count per node: its last result, as its asset shows
+		if r == 0 {
+			continue
+		}
+		status := n.istr.get(n.results.at(int(r) - 1).status)
+		n.sum.ResultStatuses[status]++
+		if id := n.ids[nd]; strings.HasPrefix(id, "test.") || strings.HasPrefix(id, "unit_test.") {
+			countOutcome(&n.sum.Tests, status)
 		}
 	}
 	for i, nd := range n.catNode {
@@ -609,6 +613,9 @@ func (n *normalizer) joinIndexes() {
 	}
 	for i, nd := range n.freshNode {
 		n.fresh[nd] = n.freshList[i]
+	}
+	for _, f := range n.fresh {
+		n.sum.ResultStatuses[n.istr.get(f.status)]++
 	}
 	n.resNode, n.catNode, n.freshNode, n.freshList = nil, nil, nil, nil
 	n.sum.Warnings = append(n.sum.Warnings, n.idxWarnings...)

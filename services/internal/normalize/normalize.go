@@ -40,8 +40,8 @@ type Options struct {
 type Summary struct {
 	Assets           int            // assets emitted
 	Counts           map[string]int // assets per resource type
-	ResultStatuses   map[string]int // run_results statuses as written
-	Tests            events.TestOutcomes
+	ResultStatuses   map[string]int // statuses as written: each node's last run result, each source's freshness
+	Tests            events.TestOutcomes // each test's last run result
 	ArtifactVersions map[string]string // file name -> dbt_schema_version
 	Project          *events.ProjectInfo
 	Groups           []events.GroupInfo

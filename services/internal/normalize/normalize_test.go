@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -167,6 +168,39 @@ func TestNormalizeSmall(t *testing.T) {
 	withCode, _, _ := normalizeSmall(t, Options{IncludeCode: true})
 	if a := withCode["model.p.orders"]; a.RawCode != "select 1" || a.CompiledCode != "select 1 as x" {
 		t.Errorf("IncludeCode: code = %q, %q", a.RawCode, a.CompiledCode)
+	}
+}
+
+// TestNormalizeLaterStepWins: a node run in two command steps has the later
+// step's result, and the summary counts it once.
+func TestNormalizeLaterStepWins(t *testing.T) {
+	retest := `{"metadata": {"invocation_id": "inv-2"}, "results": [
+	  {"unique_id": "test.p.not_null_orders_id.1", "status": "pass", "failures": 0, "timing": []}]}`
+	in := Input{
+		Manifest:       strings.NewReader(smallManifest),
+		RunResults:     strings.NewReader(smallRunResults),
+		MoreRunResults: []io.Reader{strings.NewReader(retest)},
+		Sources:        strings.NewReader(smallSources),
+	}
+	var test events.Asset
+	sum, err := Normalize(t.Context(), in, Options{}, func(a events.Asset) error {
+		if a.UniqueID == "test.p.not_null_orders_id.1" {
+			test = a
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if test.Result == nil || test.Result.Status != "pass" || test.Result.InvocationID != "inv-2" {
+		t.Errorf("test result = %+v, want the second step's pass", test.Result)
+	}
+	// success: the model; pass: the test (once) and the unit test; warn: the source's freshness.
+	if want := map[string]int{"success": 1, "pass": 2, "warn": 1}; !maps.Equal(sum.ResultStatuses, want) {
+		t.Errorf("ResultStatuses = %v, want %v", sum.ResultStatuses, want)
+	}
+	if want := (events.TestOutcomes{Pass: 2}); sum.Tests != want {
+		t.Errorf("Tests = %+v, want %+v", sum.Tests, want)
 	}
 }
 
