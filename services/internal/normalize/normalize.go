@@ -38,11 +38,11 @@ type Options struct {
 
 // Summary is what a normalization produced; it feeds the harvest.completed event.
 type Summary struct {
-	Assets           int            // assets emitted
-	Counts           map[string]int // assets per resource type
-	ResultStatuses   map[string]int // statuses as written: each node's last run result, each source's freshness
+	Assets           int                 // assets emitted
+	Counts           map[string]int      // assets per resource type
+	ResultStatuses   map[string]int      // statuses as written: each node's last run result, each source's freshness
 	Tests            events.TestOutcomes // each test's last run result
-	ArtifactVersions map[string]string // file name -> dbt_schema_version
+	ArtifactVersions map[string]string   // file name -> dbt_schema_version
 	Project          *events.ProjectInfo
 	Groups           []events.GroupInfo
 	Warnings         []string
