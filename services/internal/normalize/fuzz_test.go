@@ -2,6 +2,7 @@ package normalize
 
 import (
 	"context"
+	"io"
 	"strings"
 	"testing"
 
@@ -9,20 +10,24 @@ import (
 	"github.com/dbt-harvester/harvester/services/internal/retry"
 )
 
-// FuzzNormalize feeds arbitrary manifests (with the small run results and
-// catalog) through Normalize: it must never panic, and fail only with a
-// permanent error.
+// FuzzNormalize feeds arbitrary artifacts (manifest, run results of two
+// steps, catalog, sources) through Normalize: it must never panic, fail only
+// with a permanent error, and write only assets that decode.
 func FuzzNormalize(f *testing.F) {
 	for _, s := range []string{smallManifest, `{"nodes": {"test.p.t": {"resource_type": "test", "attached_node": "model.p.x", "column_name": "c"}}}`,
 		`{"nodes": {"model.p.orders": {"columns": {"ID": {}}}}, "child_map": null}`, `[]`} {
-		f.Add(s)
+		f.Add(s, smallRunResults, smallCatalog, smallSources)
 	}
-	f.Fuzz(func(t *testing.T, manifest string) {
+	f.Add(smallManifest, `{"results": [{"unique_id": "model.p.orders", "status": 1, "timing": [{"name": "execute", "started_at": "2024-02-30T00:00:00Z"}], "adapter_response": {"a": [1, {"b": null}]}}]}`,
+		`{"nodes": {"model.p.orders": {"columns": {"id": {"index": "x", "type": null}}, "stats": {"s": {"id": "n", "value": {"v": 1}}}}}}`,
+		`{"results": [{"unique_id": "source.p.raw.orders", "criteria": {"warn_after": {"count": 1}}, "error": "boom"}]}`)
+	f.Fuzz(func(t *testing.T, manifest, runResults, catalog, sources string) {
 		in := Input{
-			Manifest:   strings.NewReader(manifest),
-			RunResults: strings.NewReader(smallRunResults),
-			Catalog:    strings.NewReader(smallCatalog),
-			Sources:    strings.NewReader(smallSources),
+			Manifest:       strings.NewReader(manifest),
+			RunResults:     strings.NewReader(runResults),
+			MoreRunResults: []io.Reader{strings.NewReader(runResults)},
+			Catalog:        strings.NewReader(catalog),
+			Sources:        strings.NewReader(sources),
 		}
 		_, err := Normalize(context.Background(), in, Options{IncludeCode: true}, func(events.Asset) error { return nil })
 		if err != nil && !retry.IsPermanent(err) {
