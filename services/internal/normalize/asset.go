@@ -241,7 +241,7 @@ func (n *normalizer) asset(sc *scratch, dst []byte, section string, self int32, 
 		o.textOmit("compiled_code", firstRaw(e.compiledCode, e.compiledSQL))
 	}
 	n.result(&o, self, typ)
-	n.typed(sc, &o, e, typ)
+	n.typed(&o, e, typ, self)
 	if n.cat[self] > 0 {
 		if st := n.cats.at(int(n.cat[self]) - 1).stats; st != 0 {
 			o.raw("stats", n.istr.get(st))

@@ -73,9 +73,9 @@ func (c *chunked[T]) at(i int) *T { return &c.chunks[i/chunkLen][i%chunkLen] }
 // result is a node's result in run_results.json, compactly.
 type result struct {
 	status, message, thread, adapter, invocation uint32 // interned; adapter is compact JSON
+	hasFailures, hasRows                         bool
 	exec                                         float64
 	failures, rows                               int64
-	hasFailures, hasRows                         bool
 	times                                        [4]int64 // unix ns: compile start, end, execute start, end
 }
 
@@ -98,8 +98,7 @@ type catalogEntry struct {
 
 type catColumn struct {
 	name, typ, comment uint32
-	index              int32
-	hasIndex           bool
+	index              int32 // 0 for none
 }
 
 // readIndexes reads catalog, run results and source freshness into compact
@@ -249,7 +248,7 @@ func (n *normalizer) addCatalog(s *artifact.Stream, section string, rawKey []byt
 						c.comment = n.internRaw(v)
 					case "index":
 						if num := artifact.RawNumber(v); num.Set {
-							c.index, c.hasIndex = int32(num.Value), true
+							c.index = int32(num.Value)
 						}
 					}
 					return nil

@@ -22,6 +22,14 @@ func (n *normalizer) link() {
 		pairs[i] = edge{l.target, int32(i)}
 	}
 	n.tests = buildCSR(len(n.ids), pairs, func(a, b int32) int { return byID(n.links[a].test, n.links[b].test) })
+	n.targetOf = make([]int32, len(n.ids))
+	for i := range n.targetOf {
+		n.targetOf[i] = -1
+	}
+	for _, l := range n.links {
+		n.targetOf[l.test] = l.target
+	}
+	n.index = nil // pass two names nodes by number only
 }
 
 // testOutcomes counts the run results of the tests in links; column

@@ -39,7 +39,8 @@ type normalizer struct {
 	sections             map[string]int
 	unknownTypes         map[string]int
 
-	down, tests csr // by node number: downstream nodes; test links
+	down, tests csr     // by node number: downstream nodes; test links
+	targetOf    []int32 // by node number: the node a test tests, -1 for none
 	deps        []int32
 	cur         result
 
@@ -130,15 +131,6 @@ func (n *normalizer) idOfLocked(b []byte) int32 {
 	n.defined = append(n.defined, false)
 	n.index[s] = i
 	return i
-}
-
-// lookup is the node number of a unique_id, -1 when never seen; only once
-// the first pass and the indexes are read.
-func (n *normalizer) lookup(b []byte) int32 {
-	if i, ok := n.index[string(b)]; ok {
-		return i
-	}
-	return -1
 }
 
 // knownSections are the manifest's top-level members, of every version.

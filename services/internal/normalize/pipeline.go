@@ -15,7 +15,6 @@ import (
 
 // scratch is the reusable memory of whoever builds assets.
 type scratch struct {
-	deps []int32
 	cols []column
 	e    entry
 }

@@ -128,10 +128,7 @@ func (n *normalizer) columns(sc *scratch, o *obj, e *entry, self int32) {
 	defer func() { sc.cols = cols[:0] }()
 	if n.cat[self] > 0 {
 		for _, c := range n.cats.at(int(n.cat[self]) - 1).columns {
-			col := column{name: n.istr.get(c.name), dataType: n.istr.get(c.typ), comment: n.istr.get(c.comment), inCatalog: true}
-			if c.hasIndex {
-				col.index = c.index
-			}
+			col := column{name: n.istr.get(c.name), dataType: n.istr.get(c.typ), comment: n.istr.get(c.comment), index: c.index, inCatalog: true}
 			if col.dataType != "" {
 				col.source = "catalog"
 			}
@@ -318,25 +315,8 @@ func (n *normalizer) result(o *obj, self int32, typ string) {
 	o.b = ro.b
 }
 
-// testTarget is the node a test without attached_node tests (see resolve).
-func (n *normalizer) testTarget(sc *scratch, e *entry, typ string, kwargs []byte) int32 {
-	ref := refName(artifact.RawText(artifact.Member(kwargs, "model")))
-	if typ == "unit_test" {
-		ref = artifact.RawText(e.model)
-	}
-	ids := sc.deps[:0]
-	artifact.EachElement(e.dependsOn, func(d []byte) error {
-		if i := n.lookup(strBytes(d)); i >= 0 {
-			ids = append(ids, i)
-		}
-		return nil
-	})
-	sc.deps = ids[:0]
-	return n.resolve(nil, ref, ids)
-}
-
 // typed writes what only some resource types have.
-func (n *normalizer) typed(sc *scratch, o *obj, e *entry, typ string) {
+func (n *normalizer) typed(o *obj, e *entry, typ string, self int32) {
 	switch typ {
 	case "test", "unit_test":
 		o.key("test")
@@ -364,7 +344,7 @@ func (n *normalizer) typed(sc *scratch, o *obj, e *entry, typ string) {
 		}
 		if !isEmptyText(e.attachedNode) {
 			to.text("attached_node", e.attachedNode)
-		} else if t := n.testTarget(sc, e, typ, kwargs); t >= 0 {
+		} else if t := n.targetOf[self]; t >= 0 { // as the first pass resolved it
 			to.str("attached_node", n.ids[t])
 		}
 		if typ == "test" {
