@@ -49,8 +49,18 @@ vet:
 fmt:
 	gofmt -w events services
 
-lint: vet
+## lint: gofmt, go vet, then golangci-lint with STYLE.md's set (.golangci.yml) in every module;
+## golangci-lint is built once into bin/tools from the module proxy (a pinned version).
+GOLANGCI_LINT_VERSION ?= v2.15.0
+GOLANGCI_LINT := $(CURDIR)/$(BIN)/tools/golangci-lint-$(GOLANGCI_LINT_VERSION)
+lint: vet $(GOLANGCI_LINT)
 	@test -z "$$(gofmt -l events services)" || (gofmt -l events services; echo "gofmt: files above need formatting"; exit 1)
+	@set -e; for m in $(MODULES); do (cd $$m && $(GOLANGCI_LINT) run ./...); done
+
+$(GOLANGCI_LINT):
+	@mkdir -p $(BIN)/tools
+	GOBIN=$(CURDIR)/$(BIN)/tools $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	mv $(BIN)/tools/golangci-lint $(GOLANGCI_LINT)
 
 clean:
 	rm -rf $(BIN) demo

@@ -165,10 +165,10 @@ func startChild(ctx context.Context, bin, logPath string, args []string, env map
 func (c *child) stop() {
 	_ = c.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-c.done:
+	case <-c.done: //nolint:errcheck // how a child asked to stop exits is not news
 	case <-time.After(15 * time.Second):
 		_ = c.cmd.Process.Kill()
-		<-c.done
+		<-c.done //nolint:errcheck // as above
 	}
 	c.done <- nil // later stops return at once
 }

@@ -168,8 +168,10 @@ func normalizeFiles(ctx context.Context, files map[string]string, opts normalize
 // to stderr.
 func normalizeInput(ctx context.Context, in normalize.Input, opts normalize.Options, stdout, stderr io.Writer) error {
 	out := bufio.NewWriterSize(stdout, 256<<10)
-	sum, err := normalize.NormalizeJSON(ctx, in, opts, func(a normalize.Encoded) error {
-		out.Write(a.JSON)
+	sum, err := normalize.JSON(ctx, in, opts, func(a normalize.Encoded) error {
+		if _, err := out.Write(a.JSON); err != nil {
+			return err
+		}
 		return out.WriteByte('\n')
 	})
 	if ferr := out.Flush(); err == nil && ferr != nil {

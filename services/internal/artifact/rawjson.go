@@ -267,7 +267,7 @@ func RawTextList(raw []byte) []string {
 		return nil
 	}
 	var out []string
-	EachElement(raw, func(v []byte) error {
+	_, _ = EachElement(raw, func(v []byte) error { // leniently: the list ends where it cannot be read
 		out = append(out, RawText(v))
 		return nil
 	})

@@ -29,7 +29,7 @@ type Info struct {
 // decoding errors already classified as Permanent with the byte offset;
 // errors from callbacks pass through them unchanged.
 type reader struct {
-	ctx     context.Context
+	ctxErr  func() error // the context's Err
 	dec     *jsontext.Decoder
 	kind    Kind
 	info    Info
@@ -40,10 +40,10 @@ type reader struct {
 
 func newReader(ctx context.Context, r io.Reader, kind Kind) *reader {
 	return &reader{
-		ctx:  ctx,
-		dec:  jsontext.NewDecoder(r, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true)),
-		kind: kind,
-		info: Info{Entries: map[string]int{}},
+		ctxErr: ctx.Err,
+		dec:    jsontext.NewDecoder(r, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true)),
+		kind:   kind,
+		info:   Info{Entries: map[string]int{}},
 	}
 }
 
@@ -251,7 +251,7 @@ func (rd *reader) elements(section string, fn func() error) error {
 // tick checks for cancellation every 512 entries.
 func (rd *reader) tick(n int) error {
 	if n%512 == 0 {
-		return rd.ctx.Err()
+		return rd.ctxErr()
 	}
 	return nil
 }

@@ -122,8 +122,8 @@ func FuzzStream(f *testing.F) {
 func FuzzRaw(f *testing.F) {
 	fuzzSeeds(f)
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		EachMember(raw, func(k, v []byte) error { RawText(v); RawTextList(v); RawNumber(v); Member(v, "x"); return nil })
-		EachElement(raw, func(v []byte) error { AppendCompact(nil, v); return nil })
+		_, _ = EachMember(raw, func(k, v []byte) error { RawText(v); RawTextList(v); RawNumber(v); Member(v, "x"); return nil })
+		_, _ = EachElement(raw, func(v []byte) error { AppendCompact(nil, v); return nil })
 		RawText(raw)
 		RawTextList(raw)
 		if out, ok := AppendCompact(nil, raw); ok && !json.Valid(out) {

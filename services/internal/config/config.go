@@ -25,9 +25,17 @@ type Secret string
 
 const redacted = "[redacted]"
 
-func (s Secret) String() string               { return redacted }
-func (s Secret) GoString() string             { return redacted }
-func (s Secret) LogValue() slog.Value         { return slog.StringValue(redacted) }
+// String, GoString, LogValue and MarshalText are "[redacted]", so that a
+// Secret printed, logged or encoded by mistake says nothing.
+func (s Secret) String() string { return redacted }
+
+// GoString is "[redacted]" (see String).
+func (s Secret) GoString() string { return redacted }
+
+// LogValue is "[redacted]" (see String).
+func (s Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
+
+// MarshalText is "[redacted]" (see String).
 func (s Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 
 // Reveal is the secret's value, for the one place that sends it.

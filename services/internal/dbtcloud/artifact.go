@@ -34,7 +34,7 @@ func (c *Client) Artifact(ctx context.Context, runID int64, path string, step in
 		return nil, 0, fmt.Errorf("get artifact %q of run %d: invalid path", path, runID)
 	}
 	rel := fmt.Sprintf("runs/%d/artifacts/%s", runID, clean)
-	resp, err := c.open(ctx, call{method: http.MethodGet, api: "v2", rel: rel, query: stepQuery(step), accept: "*/*"})
+	resp, err := c.open(ctx, call{method: http.MethodGet, api: "v2", rel: rel, query: stepQuery(step), accept: "*/*"}) //nolint:bodyclose // the caller closes it, through lengthReader
 	if err != nil {
 		return nil, 0, fmt.Errorf("get artifact %s of run %d step %d: %w", clean, runID, step, err)
 	}

@@ -72,7 +72,7 @@ func TestRateLimit(t *testing.T) {
 		start := time.Now()
 		var wg sync.WaitGroup
 		var mu sync.Mutex
-		var earliest time.Duration = time.Hour
+		earliest := time.Hour
 		for range 4 {
 			wg.Go(func() {
 				_, err := c.GetJob(ctx, 300)

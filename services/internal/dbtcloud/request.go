@@ -78,7 +78,7 @@ func (c *Client) open(ctx context.Context, k call) (*http.Response, error) {
 	var resp *http.Response
 	err := c.retrying(ctx, k, func() error {
 		var err error
-		resp, _, err = c.send(ctx, k)
+		resp, _, err = c.send(ctx, k) //nolint:bodyclose // open's caller reads and closes it
 		return err
 	})
 	return resp, err

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -153,7 +154,7 @@ func TestSubscriptionLifecycle(t *testing.T) {
 				RunID string `json:"runId"`
 			} `json:"data"`
 		}
-		if err := json.Unmarshal(d.body, &p); err != nil || !signedBy(secret, d) || p.WebhookID != created.ID || p.Data.RunID != fmt.Sprint(runID) {
+		if err := json.Unmarshal(d.body, &p); err != nil || !signedBy(secret, d) || p.WebhookID != created.ID || p.Data.RunID != strconv.FormatInt(runID, 10) {
 			t.Errorf("delivery %s: %+v, %v, signed %v", d.body, p, err, signedBy(secret, d))
 		}
 		types = append(types, p.EventType)
@@ -265,7 +266,7 @@ func TestDeactivation(t *testing.T) {
 func TestTestSubscription(t *testing.T) {
 	ctx := t.Context()
 	for _, code := range []int{202, 401} {
-		t.Run(fmt.Sprint(code), func(t *testing.T) {
+		t.Run(strconv.Itoa(code), func(t *testing.T) {
 			hook := &hookReceiver{code: code}
 			hsrv := httptest.NewServer(hook)
 			defer hsrv.Close()
@@ -275,7 +276,7 @@ func TestTestSubscription(t *testing.T) {
 				t.Fatal(err)
 			}
 			res, err := c.TestSubscription(ctx, sub.ID)
-			if err != nil || !strings.HasPrefix(res.EventID, "wev_") || res.VerificationStatusCode != fmt.Sprint(code) || (code == 202) != (res.VerificationError == "") {
+			if err != nil || !strings.HasPrefix(res.EventID, "wev_") || res.VerificationStatusCode != strconv.Itoa(code) || (code == 202) != (res.VerificationError == "") {
 				t.Fatalf("TestSubscription = %+v, %v", res, err)
 			}
 			d := hook.deliveries()
@@ -293,8 +294,10 @@ func TestTestSubscription(t *testing.T) {
 				t.Errorf("test payload = %s", d[0].body)
 			}
 			// The test delivery's run does not exist, as in dbt Cloud.
-			var runID int64
-			fmt.Sscan(p.Data.RunID, &runID)
+			runID, err := strconv.ParseInt(p.Data.RunID, 10, 64)
+			if err != nil {
+				t.Fatalf("test payload run ID %q: %v", p.Data.RunID, err)
+			}
 			if _, err := c.GetRun(ctx, runID); !errors.Is(err, dbtcloud.ErrNotFound) {
 				t.Errorf("GetRun(test run %d) = %v, want ErrNotFound", runID, err)
 			}

@@ -242,7 +242,7 @@ func parseRunQuery(q url.Values, filters map[string]any) (runQuery, error) {
 		if v := q.Get(k); v != "" {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil {
-				return rq, fmt.Errorf("Invalid value for %s: %q", k, v)
+				return rq, fmt.Errorf("Invalid value for %s: %q", k, v) //nolint:staticcheck // dbt Cloud's wording
 			}
 			rq.ints[k], filters[k] = n, n
 		}
@@ -251,7 +251,7 @@ func parseRunQuery(q url.Values, filters map[string]any) (runQuery, error) {
 		for _, f := range listValues(v) {
 			n, err := strconv.ParseInt(f, 10, 64)
 			if err != nil {
-				return rq, fmt.Errorf("Invalid value for status__in: %q", v)
+				return rq, fmt.Errorf("Invalid value for status__in: %q", v) //nolint:staticcheck // dbt Cloud's wording
 			}
 			rq.statuses = append(rq.statuses, n)
 		}
@@ -260,20 +260,20 @@ func parseRunQuery(q url.Values, filters map[string]any) (runQuery, error) {
 	if v := q.Get("finished_at__range"); v != "" {
 		parts := listValues(v)
 		if len(parts) != 2 {
-			return rq, fmt.Errorf("Invalid value for finished_at__range: %q", v)
+			return rq, fmt.Errorf("Invalid value for finished_at__range: %q", v) //nolint:staticcheck // dbt Cloud's wording
 		}
 		var err error
 		if rq.lo, err = parseFilterTime(parts[0]); err == nil {
 			rq.hi, err = parseFilterTime(parts[1])
 		}
 		if err != nil {
-			return rq, fmt.Errorf("Invalid value for finished_at__range: %q", v)
+			return rq, fmt.Errorf("Invalid value for finished_at__range: %q", v) //nolint:staticcheck // dbt Cloud's wording
 		}
 		rq.ranged, filters["finished_at__range"] = true, parts
 	}
 	field := strings.TrimPrefix(rq.orderBy, "-")
 	if field != "id" && field != "created_at" && field != "finished_at" {
-		return rq, fmt.Errorf("Invalid order_by field: %q", rq.orderBy)
+		return rq, fmt.Errorf("Invalid order_by field: %q", rq.orderBy) //nolint:staticcheck // dbt Cloud's wording
 	}
 	return rq, nil
 }

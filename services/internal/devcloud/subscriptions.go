@@ -79,17 +79,17 @@ type subInput struct {
 
 func (in *subInput) check() error {
 	if strings.TrimSpace(in.name) == "" {
-		return errors.New("name: This field is required.")
+		return errors.New("name: This field is required.") //nolint:staticcheck // dbt Cloud's wording
 	}
 	if u, err := url.Parse(in.url); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return errors.New("client_url: Enter a valid URL.")
+		return errors.New("client_url: Enter a valid URL.") //nolint:staticcheck // dbt Cloud's wording
 	}
 	if len(in.events) == 0 {
 		in.events = []string{EventRunStarted, EventRunCompleted, EventRunErrored}
 	}
 	for _, e := range in.events {
 		if e != EventRunStarted && e != EventRunCompleted && e != EventRunErrored {
-			return fmt.Errorf("event_types: %q is not a valid choice.", e)
+			return fmt.Errorf("event_types: %q is not a valid choice.", e) //nolint:staticcheck // dbt Cloud's wording
 		}
 	}
 	return nil

@@ -124,7 +124,7 @@ func (r *report) fail(check, detail, fix string) { r.add(check, Fail, detail, fi
 func checkAccount(ctx context.Context, opts Options, a config.Account) []Check {
 	r := &report{account: strconv.FormatInt(a.ID, 10)}
 	if config.IsRetiredHost(hostOf(a.AccessURL)) {
-		r.fail("access_url", fmt.Sprintf("%s is a retired shared host (deprecated on 1 November 2026)", a.AccessURL),
+		r.fail("access_url", a.AccessURL+" is a retired shared host (deprecated on 1 November 2026)",
 			"set the account's own access URL, ACCOUNT_PREFIX.<region>.dbt.com, shown in dbt Cloud under Account settings → Access URLs")
 		return r.checks
 	}
@@ -154,7 +154,7 @@ func checkToken(ctx context.Context, r *report, c *dbtcloud.Client, a config.Acc
 	var api *dbtcloud.APIError
 	switch {
 	case err == nil:
-		r.pass("access_url", fmt.Sprintf("%s answers", a.AccessURL))
+		r.pass("access_url", a.AccessURL+" answers")
 	case errors.As(err, &api):
 		r.pass("access_url", fmt.Sprintf("%s answers (HTTP %d)", a.AccessURL, api.StatusCode))
 	default:

@@ -44,7 +44,7 @@ func checkSubscription(ctx context.Context, r *report, c *dbtcloud.Client, url s
 			where = "a URL ending in " + webhook.Path + " (pass --url to check the exact one)"
 		}
 		r.fail("webhook", fmt.Sprintf("no webhook subscription delivers to %s (%d in the account)", where, len(subs)),
-			fmt.Sprintf("harvester webhook register --url %s", target))
+			"harvester webhook register --url "+target)
 		return
 	}
 	if len(ours) > 1 {

@@ -100,7 +100,7 @@ func normalizeProject(b *testing.B, dir string) int64 {
 	in, closeAll := openProject(b, dir)
 	defer closeAll()
 	var encoded int64
-	_, err := normalize.NormalizeJSON(b.Context(), in, normalize.Options{Ref: ref}, func(a normalize.Encoded) error {
+	_, err := normalize.JSON(b.Context(), in, normalize.Options{Ref: ref}, func(a normalize.Encoded) error {
 		encoded += int64(len(a.JSON))
 		return nil
 	})

@@ -315,10 +315,8 @@ func (b *builder) derived(count int, l layer) {
 	verbs := []string{"joined", "enriched", "pivoted", "aggregated", "deduplicated", "unioned", "filtered", "windowed", "scored", "bucketed"}
 	grains := []string{"", "_daily", "_weekly", "_monthly", "_by_region", "_by_channel", "_summary", "_history"}
 	for range count {
-		first, rest := b.stg, b.stg
-		if l == layerIntermediate {
-			rest = concat(b.stg, b.ints)
-		} else {
+		first, rest := b.stg, concat(b.stg, b.ints)
+		if l != layerIntermediate {
 			if len(b.ints) > 0 {
 				first = b.ints
 			}

@@ -241,10 +241,10 @@ func (ru *runner) fill(i int32, n *node, res *runResult) {
 	}
 	rows := ru.resp.IntN(2_000_000)
 	code := "SELECT"
-	switch {
-	case n.mat == "view":
+	switch n.mat {
+	case "view":
 		code, rows = "CREATE VIEW", -1
-	case n.mat == "incremental":
+	case "incremental":
 		code, rows = "INSERT", ru.resp.IntN(50_000)
 	}
 	res.Status, res.Compiled = "success", ptr(true)

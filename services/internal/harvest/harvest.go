@@ -116,7 +116,7 @@ func (n *Normalizer) Harvest(ctx context.Context, fetched events.ArtifactsFetche
 	}
 	pub := &assetPublisher{n: n, ref: ref, gen: fetched.Generation, prev: prev, seen: map[string]bool{},
 		batch: publish.NewBatch(n.JS, cmpOr(n.Window, 256)), changes: map[string]int{}}
-	sum, err := normalize.NormalizeJSON(ctx, in, normalize.Options{Ref: ref, IncludeCode: n.IncludeCode}, pub.emit)
+	sum, err := normalize.JSON(ctx, in, normalize.Options{Ref: ref, IncludeCode: n.IncludeCode}, pub.emit)
 	if err != nil {
 		return events.HarvestCompleted{}, fmt.Errorf("normalize run %d: %w", ref.RunID, err)
 	}

@@ -101,7 +101,7 @@ func loadState(ctx context.Context, kv jetstream.KeyValue, store jetstream.Objec
 	if err != nil {
 		return nil, fmt.Errorf("read asset state: %w", err)
 	}
-	defer w.Stop()
+	defer func() { _ = w.Stop() }() // nothing to do if stopping fails
 	state := map[string]fieldHashes{}
 	for {
 		select {

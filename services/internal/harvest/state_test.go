@@ -148,7 +148,7 @@ func TestHarvestChanges(t *testing.T) {
 		}
 	}
 
-	done, assets = harvest(11, "Orders.", extra)
+	done, _ = harvest(11, "Orders.", extra)
 	if got := done.Changes; got["unchanged"] != 5 || len(got) != 1 {
 		t.Errorf("identical harvest (new run, new results): changes = %v, want 5 unchanged", got)
 	}

@@ -20,6 +20,16 @@ type entry struct {
 	typeParams, filter, queryParams, exports                                      []byte
 	// config
 	materialized, cMeta, cTags, cGroup, cAccess, cContract, severity, warnIf, errorIf, cLoadedAtField, cFreshness []byte
+	// err is the first nested value that could not be read while the entry
+	// was split or its asset built: the manifest is malformed.
+	err error
+}
+
+// check keeps the first error of reading a nested value.
+func (e *entry) check(err error) {
+	if e.err == nil {
+		e.err = err
+	}
 }
 
 func (e *entry) member(k, v []byte) {
@@ -57,7 +67,8 @@ func (e *entry) member(k, v []byte) {
 	case "meta":
 		e.meta = v
 	case "config":
-		artifact.EachMember(v, e.config)
+		_, err := artifact.EachMember(v, e.config)
+		e.check(err)
 	default:
 		e.member2(k, v)
 	}
@@ -209,17 +220,20 @@ func (n *normalizer) asset(sc *scratch, dst []byte, section string, self int32, 
 	o.text("package_name", e.packageName)
 	o.textOmit("original_file_path", e.originalFilePath)
 	o.textOmit("path", e.path)
-	o.textsOmit("fqn", e.fqn)
+	e.check(o.textsOmit("fqn", e.fqn))
 	n.relation(&o, e, typ, self)
 	o.text("description", e.description)
 	o.textOmit("label", e.label)
 	if typ == "metric" {
 		o.textOmit("metric_type", firstRaw(e.typ, e.calculationMethod))
 	}
+	var err error
 	o.key("tags")
-	o.b = appendUnion(o.b, e.tags, e.cTags)
+	o.b, err = appendUnion(o.b, e.tags, e.cTags)
+	e.check(err)
 	o.key("meta")
-	o.b = appendMergedMeta(o.b, e.meta, e.cMeta)
+	o.b, err = appendMergedMeta(o.b, e.meta, e.cMeta)
+	e.check(err)
 	group := artifact.RawText(firstRaw(e.group, e.cGroup))
 	o.strOmit("owner", n.owner(e, typ, group))
 	o.strOmit("group", group)
@@ -233,7 +247,8 @@ func (n *normalizer) asset(sc *scratch, dst []byte, section string, self int32, 
 	o.textOmit("deprecation_date", e.deprecationDate)
 	n.columns(sc, &o, e, self)
 	o.key("depends_on")
-	o.b = appendUnion(o.b, e.dependsOn, nil)
+	o.b, err = appendUnion(o.b, e.dependsOn, nil)
+	e.check(err)
 	n.lineageOut(&o, self)
 	o.textOmit("checksum", checksum(e.checksum))
 	if n.opts.IncludeCode {

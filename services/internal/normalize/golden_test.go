@@ -74,7 +74,7 @@ func normalizeNDJSON(t *testing.T, root string, c goldenCase) ([]byte, []byte) {
 	}
 	var out bytes.Buffer
 	ref := events.RunRef{AccountID: 10, ProjectID: 20, EnvironmentID: 30, JobID: 40, RunID: 50}
-	sum, err := NormalizeJSON(t.Context(), in, Options{Ref: ref}, func(e Encoded) error {
+	sum, err := JSON(t.Context(), in, Options{Ref: ref}, func(e Encoded) error {
 		if !json.Valid(e.JSON) {
 			t.Errorf("asset %s is not valid JSON: %s", e.UniqueID, e.JSON)
 		}
@@ -205,8 +205,8 @@ func TestCorpusOtherArtifacts(t *testing.T) {
 				default:
 					in.SemanticManifest = r
 				}
-				if _, err := NormalizeJSON(t.Context(), in, Options{}, func(Encoded) error { return nil }); err != nil {
-					t.Errorf("NormalizeJSON: %v", err)
+				if _, err := JSON(t.Context(), in, Options{}, func(Encoded) error { return nil }); err != nil {
+					t.Errorf("JSON: %v", err)
 				}
 			})
 		}
@@ -224,12 +224,12 @@ func TestManifestV20(t *testing.T) {
 	v20 := bytes.Replace(v12, []byte("dbt/manifest/v12.json"), []byte("dbt/manifest/v20.json"), 1)
 	read := func(doc []byte) (string, Summary) {
 		var out bytes.Buffer
-		sum, err := NormalizeJSON(t.Context(), Input{Manifest: bytes.NewReader(doc)}, Options{}, func(e Encoded) error {
+		sum, err := JSON(t.Context(), Input{Manifest: bytes.NewReader(doc)}, Options{}, func(e Encoded) error {
 			out.Write(e.JSON)
 			return nil
 		})
 		if err != nil {
-			t.Fatalf("NormalizeJSON: %v", err)
+			t.Fatalf("JSON: %v", err)
 		}
 		return out.String(), sum
 	}

@@ -261,7 +261,10 @@ func (n *normalizer) addCatalog(s *artifact.Stream, section string, rawKey []byt
 			}
 			return nil
 		case "stats":
-			buf = n.appendStats(buf[:0], v)
+			var err error
+			if buf, err = n.appendStats(buf[:0], v); err != nil {
+				return malformed(artifact.KindCatalog, err, section, string(rawKey), "stats")
+			}
 			if len(buf) > 2 {
 				e.stats = n.intern(string(buf))
 			}
@@ -274,10 +277,10 @@ func (n *normalizer) addCatalog(s *artifact.Stream, section string, rawKey []byt
 }
 
 // appendStats writes a catalog's stats as {id: value}, without has_stats.
-func (n *normalizer) appendStats(dst, raw []byte) []byte {
+func (n *normalizer) appendStats(dst, raw []byte) ([]byte, error) {
 	o := obj{b: dst}
 	o.open()
-	artifact.EachMember(raw, func(k, v []byte) error {
+	_, err := artifact.EachMember(raw, func(k, v []byte) error {
 		id := string(k)
 		if s := artifact.RawText(artifact.Member(v, "id")); s != "" {
 			id = s
@@ -297,7 +300,7 @@ func (n *normalizer) appendStats(dst, raw []byte) []byte {
 		return nil
 	})
 	o.close()
-	return o.b
+	return o.b, err
 }
 
 func (n *normalizer) addResult(s *artifact.Stream, inv uint32) error {

@@ -213,25 +213,28 @@ func appendFloat(dst []byte, f float64) []byte {
 
 // textsOmit writes a raw list (or single value, as artifact.RawTextList
 // reads it) as a list of strings, unless it is empty.
-func (o *obj) textsOmit(k string, raw []byte) {
+func (o *obj) textsOmit(k string, raw []byte) error {
 	if !artifact.IsArray(raw) {
 		if list := artifact.RawTextList(raw); len(list) > 0 {
 			o.strings(k, list)
 		}
-		return
+		return nil
 	}
 	n, first := len(o.b), o.first
 	o.key(k)
 	m := len(o.b)
-	o.b = appendUnion(o.b, raw, nil)
+	var err error
+	o.b, err = appendUnion(o.b, raw, nil)
 	if len(o.b) == m+2 {
 		o.b, o.first = o.b[:n], first
 	}
+	return err
 }
 
 // appendUnion appends the items of the raw lists a, then those of b not in
 // a, as a list of strings ([] when none); a single value counts as a list.
-func appendUnion(dst, a, b []byte) []byte {
+// A list it cannot read is an error; what it read is written.
+func appendUnion(dst, a, b []byte) ([]byte, error) {
 	dst = append(dst, '[')
 	start := len(dst)
 	item := func(v []byte) error {
@@ -241,11 +244,11 @@ func appendUnion(dst, a, b []byte) []byte {
 		dst = appendRawText(dst, v)
 		return nil
 	}
-	each(a, item)
-	if len(b) > 0 {
-		each(b, func(v []byte) error {
+	err := each(a, item)
+	if len(b) > 0 && err == nil {
+		err = each(b, func(v []byte) error {
 			found := false
-			each(a, func(x []byte) error {
+			_ = each(a, func(x []byte) error { // a was read whole above
 				found = found || string(x) == string(v)
 				return nil
 			})
@@ -255,17 +258,18 @@ func appendUnion(dst, a, b []byte) []byte {
 			return nil
 		})
 	}
-	return append(dst, ']')
+	return append(dst, ']'), err
 }
 
 // each calls fn with each element of a raw list, or with a single non-null,
-// non-empty value.
-func each(raw []byte, fn func([]byte) error) {
+// non-empty value; it returns fn's error or the list's.
+func each(raw []byte, fn func([]byte) error) error {
 	if artifact.IsArray(raw) {
-		artifact.EachElement(raw, fn)
-		return
+		_, err := artifact.EachElement(raw, fn)
+		return err
 	}
 	if !isEmptyText(raw) {
-		fn(raw)
+		return fn(raw)
 	}
+	return nil
 }

@@ -66,10 +66,10 @@ func (e Encoded) Asset() (events.Asset, error) {
 	return a, nil
 }
 
-// Normalize is NormalizeJSON with each asset decoded into an events.Asset,
+// Normalize is JSON with each asset decoded into an events.Asset,
 // for callers that want the Go value rather than the event's JSON.
 func Normalize(ctx context.Context, in Input, opts Options, emit func(events.Asset) error) (Summary, error) {
-	return NormalizeJSON(ctx, in, opts, func(e Encoded) error {
+	return JSON(ctx, in, opts, func(e Encoded) error {
 		a, err := e.Asset()
 		if err != nil {
 			return err
@@ -78,7 +78,7 @@ func Normalize(ctx context.Context, in Input, opts Options, emit func(events.Ass
 	})
 }
 
-// NormalizeJSON reads the artifacts of in and calls emit once per asset, in
+// JSON reads the artifacts of in and calls emit once per asset, in
 // manifest order: one per entry of the manifest's nodes (whatever the
 // resource type, operations and sql_operations included), sources,
 // exposures, metrics, semantic_models, saved_queries, unit_tests and
@@ -86,7 +86,7 @@ func Normalize(ctx context.Context, in Input, opts Options, emit func(events.Ass
 //
 // A malformed artifact is a retry.Permanent error; an error from emit stops
 // the normalization and is returned wrapped.
-func NormalizeJSON(ctx context.Context, in Input, opts Options, emit func(Encoded) error) (Summary, error) {
+func JSON(ctx context.Context, in Input, opts Options, emit func(Encoded) error) (Summary, error) {
 	first, second, closeFirst, err := manifestReaders(in)
 	if err != nil {
 		return Summary{}, err

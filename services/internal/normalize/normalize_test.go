@@ -240,6 +240,18 @@ func TestNormalizeMalformed(t *testing.T) {
 		{"catalog truncated", func() Input { in := good(); in.Catalog = strings.NewReader(smallCatalog[:50]); return in }},
 		{"run results not JSON", func() Input { in := good(); in.RunResults = strings.NewReader("nope"); return in }},
 		{"sources trailing data", func() Input { in := good(); in.Sources = strings.NewReader(smallSources + "{}"); return in }},
+		{"a column not an object", func() Input {
+			return Input{Manifest: strings.NewReader(`{"nodes": {"model.p.a": {"resource_type": "model", "columns": {"id": {"name" "id"}}}}}`)}
+		}},
+		{"meta malformed", func() Input {
+			return Input{Manifest: strings.NewReader(`{"nodes": {"model.p.a": {"meta": {"a" 1}, "config": {"meta": {"b": 2}}}}}`)}
+		}},
+		{"tags malformed", func() Input {
+			return Input{Manifest: strings.NewReader(`{"nodes": {"model.p.a": {"tags": ["a" "b"]}}}`)}
+		}},
+		{"config malformed", func() Input {
+			return Input{Manifest: strings.NewReader(`{"nodes": {"model.p.a": {"config": {"materialized" "table"}}}}`)}
+		}},
 		{"manifest changed between the passes", func() Input {
 			return Input{Manifest: strings.NewReader(smallManifest), ReopenManifest: reopen("  " + smallManifest)}
 		}},
@@ -378,13 +390,13 @@ func TestNormalizeFidelity(t *testing.T) {
 	 "metrics": {"metric.p.x": {"name": "x", "type": "simple", "type_params": {"measure": {"name": "n"}}}},
 	 "future_section": {"x": 1}}`
 	var assets []Encoded
-	sum, err := NormalizeJSON(t.Context(), Input{Manifest: strings.NewReader(manifest)}, Options{}, func(e Encoded) error {
+	sum, err := JSON(t.Context(), Input{Manifest: strings.NewReader(manifest)}, Options{}, func(e Encoded) error {
 		e.JSON = append([]byte(nil), e.JSON...)
 		assets = append(assets, e)
 		return nil
 	})
 	if err != nil {
-		t.Fatalf("NormalizeJSON: %v", err)
+		t.Fatalf("JSON: %v", err)
 	}
 	byID := map[string]string{}
 	for _, e := range assets {
@@ -432,7 +444,7 @@ func TestNormalizeLargeEntries(t *testing.T) {
 	}
 	b.WriteString(`}}`)
 	n := 0
-	_, err := NormalizeJSON(t.Context(), Input{Manifest: strings.NewReader(b.String())}, Options{}, func(e Encoded) error {
+	_, err := JSON(t.Context(), Input{Manifest: strings.NewReader(b.String())}, Options{}, func(e Encoded) error {
 		a, err := e.Asset()
 		if err != nil {
 			return err
@@ -448,7 +460,7 @@ func TestNormalizeLargeEntries(t *testing.T) {
 		return nil
 	})
 	if err != nil || n != 40 {
-		t.Fatalf("NormalizeJSON = %v after %d assets, want 40", err, n)
+		t.Fatalf("JSON = %v after %d assets, want 40", err, n)
 	}
 }
 

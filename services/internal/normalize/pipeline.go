@@ -163,6 +163,10 @@ func (n *normalizer) build(sc *scratch, b *batch) {
 		}
 		var typ string
 		b.out, typ = n.asset(sc, b.out, section, at.node, &sc.e)
+		if sc.e.err != nil {
+			b.err = malformed(artifact.KindManifest, sc.e.err, section, key)
+			return
+		}
 		b.outEnds = append(b.outEnds, len(b.out))
 		b.types = append(b.types, typ)
 	}

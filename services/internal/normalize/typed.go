@@ -37,14 +37,15 @@ func appendObject(dst, raw []byte) []byte {
 }
 
 // appendMergedMeta appends meta with config.meta merged over it, keeping
-// every member and its JSON as written, in manifest order.
-func appendMergedMeta(dst, meta, cfg []byte) []byte {
+// every member and its JSON as written, in manifest order; an object it
+// cannot read is an error.
+func appendMergedMeta(dst, meta, cfg []byte) ([]byte, error) {
 	me, ce := artifact.IsEmptyObject(meta), artifact.IsEmptyObject(cfg)
 	switch {
 	case ce:
-		return appendObject(dst, meta)
+		return appendObject(dst, meta), nil
 	case me:
-		return appendObject(dst, cfg)
+		return appendObject(dst, cfg), nil
 	}
 	o := obj{b: dst}
 	o.open()
@@ -61,21 +62,23 @@ func appendMergedMeta(dst, meta, cfg []byte) []byte {
 			o.b, o.first = o.b[:n], first
 		}
 	}
-	artifact.EachMember(meta, func(k, v []byte) error {
+	_, err := artifact.EachMember(meta, func(k, v []byte) error {
 		if c := artifact.Member(cfg, string(k)); c != nil {
 			v = c
 		}
 		member(k, v)
 		return nil
 	})
-	artifact.EachMember(cfg, func(k, v []byte) error {
-		if artifact.Member(meta, string(k)) == nil {
-			member(k, v)
-		}
-		return nil
-	})
+	if err == nil {
+		_, err = artifact.EachMember(cfg, func(k, v []byte) error {
+			if artifact.Member(meta, string(k)) == nil {
+				member(k, v)
+			}
+			return nil
+		})
+	}
 	o.close()
-	return o.b
+	return o.b, err
 }
 
 // column is one merged column on its way out.
@@ -135,7 +138,7 @@ func (n *normalizer) columns(sc *scratch, o *obj, e *entry, self int32) {
 			cols = append(cols, col)
 		}
 	}
-	artifact.EachMember(e.columns, func(k, v []byte) error {
+	_, err := artifact.EachMember(e.columns, func(k, v []byte) error {
 		var name, desc, meta, dataType, tags, cMeta, cTags, cons []byte
 		config := func(k, v []byte) error {
 			switch string(k) {
@@ -146,7 +149,7 @@ func (n *normalizer) columns(sc *scratch, o *obj, e *entry, self int32) {
 			}
 			return nil
 		}
-		artifact.EachMember(v, func(k, v []byte) error {
+		_, err := artifact.EachMember(v, func(k, v []byte) error {
 			switch string(k) {
 			case "name":
 				name = v
@@ -161,10 +164,14 @@ func (n *normalizer) columns(sc *scratch, o *obj, e *entry, self int32) {
 			case "constraints":
 				cons = v
 			case "config":
-				artifact.EachMember(v, config)
+				_, err := artifact.EachMember(v, config)
+				return err
 			}
 			return nil
 		})
+		if err != nil {
+			return err
+		}
 		nm := strBytes(name)
 		if len(nm) == 0 {
 			nm = k
@@ -182,6 +189,7 @@ func (n *normalizer) columns(sc *scratch, o *obj, e *entry, self int32) {
 		}
 		return nil
 	})
+	e.check(err)
 	o.key("columns")
 	o.b = append(o.b, '[')
 	links := n.tests.of(self)
@@ -189,12 +197,12 @@ func (n *normalizer) columns(sc *scratch, o *obj, e *entry, self int32) {
 		if i > 0 {
 			o.b = append(o.b, ',')
 		}
-		n.column(o, &cols[i], links)
+		n.column(o, e, &cols[i], links)
 	}
 	o.b = append(o.b, ']')
 }
 
-func (n *normalizer) column(o *obj, c *column, links []int32) {
+func (n *normalizer) column(o *obj, e *entry, c *column, links []int32) {
 	co := obj{b: o.b}
 	co.open()
 	co.key("name")
@@ -214,13 +222,16 @@ func (n *normalizer) column(o *obj, c *column, links []int32) {
 		co.int("index", int64(c.index))
 	}
 	co.strOmit("comment", c.comment)
+	var err error
 	if !isEmptyList(c.tags) || !isEmptyList(c.cTags) {
 		co.key("tags")
-		co.b = appendUnion(co.b, c.tags, c.cTags)
+		co.b, err = appendUnion(co.b, c.tags, c.cTags)
+		e.check(err)
 	}
 	if !artifact.IsEmptyObject(c.meta) || !artifact.IsEmptyObject(c.cMeta) {
 		co.key("meta")
-		co.b = appendMergedMeta(co.b, c.meta, c.cMeta)
+		co.b, err = appendMergedMeta(co.b, c.meta, c.cMeta)
+		e.check(err)
 	}
 	co.rawOmit("constraints", c.cons)
 	mine := func(col uint32) bool { return col != 0 && c.is(n.str.get(col)) }
@@ -254,11 +265,12 @@ func columnIndex(cols []column, name []byte) int {
 	return -1
 }
 
-// isEmptyList reports whether a raw list (or single value) has no items.
+// isEmptyList reports whether a raw list (or single value) has no items;
+// one it cannot read is not empty (appendUnion reports it).
 func isEmptyList(raw []byte) bool {
 	empty := true
-	each(raw, func([]byte) error { empty = false; return nil })
-	return empty
+	err := each(raw, func([]byte) error { empty = false; return nil })
+	return empty && err == nil
 }
 
 // result writes the node's run result, with source freshness for sources.
@@ -324,7 +336,7 @@ func (n *normalizer) typed(o *obj, e *entry, typ string, self int32) {
 		to.open()
 		var name, ns, kwargs []byte
 		if typ == "test" {
-			artifact.EachMember(e.testMetadata, func(k, v []byte) error {
+			_, err := artifact.EachMember(e.testMetadata, func(k, v []byte) error {
 				switch string(k) {
 				case "name":
 					name = v
@@ -335,6 +347,7 @@ func (n *normalizer) typed(o *obj, e *entry, typ string, self int32) {
 				}
 				return nil
 			})
+			e.check(err)
 			if isEmptyText(ns) || isEmptyText(name) {
 				to.textOmit("test_name", name)
 			} else {

@@ -24,13 +24,13 @@ type Fetcher interface {
 type Outcome int
 
 const (
-	// Skipped: DBT_HARVESTS already holds a record the caller accepts.
+	// Skipped means DBT_HARVESTS already holds a record the caller accepts.
 	Skipped Outcome = iota
-	// Fetched: the artifacts are stored and the artifacts event published;
-	// the normalizer closes the harvest.
+	// Fetched means the artifacts are stored and the artifacts event
+	// published; the normalizer closes the harvest.
 	Fetched
-	// Failed: the run cannot be harvested (no manifest, 401/403, ...); its
-	// harvest is closed with a harvest.failed event saying what to fix.
+	// Failed means the run cannot be harvested (no manifest, 401/403, ...);
+	// its harvest is closed with a harvest.failed event saying what to fix.
 	Failed
 )
 
