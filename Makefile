@@ -34,7 +34,7 @@ bench:
 	  -timeout 60m ./internal/gen/ | $(GO) run ./internal/gen/benchtable
 
 bench-large:
-	HARVESTER_BENCH_LARGE=1 $(MAKE) bench BENCHTIME=1x
+	HARVESTER_BENCH_LARGE=1 $(MAKE) bench BENCHTIME=3x
 
 ## fuzz: each fuzz target for FUZZTIME.
 fuzz:
