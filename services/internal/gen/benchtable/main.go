@@ -76,7 +76,8 @@ func print(w io.Writer, rows map[int]map[string]row) {
 			p["ratio"], ratio(n["MB/s"], d["MB/s"]), ratio(n["cpu-MB/s"], d["cpu-MB/s"]), n["peak-heap-MB"], n["heap/manifest"])
 	}
 	fmt.Fprintln(w, "\nratio (target >= 4x), normalize's throughput over the baseline's in the same run: paired, the two run in")
-	fmt.Fprintln(w, "turn and their summed times compared; wall, the sub-benchmarks' MB/s; cpu, the same per CPU second.")
+	fmt.Fprintln(w, "turn, each after a collection, and their summed times compared (the figure to judge by); wall, the")
+	fmt.Fprintln(w, "sub-benchmarks' MB/s, run one after the other; cpu, the same per CPU second.")
 }
 
 func ratio(a, b float64) float64 {
