@@ -171,6 +171,36 @@ func TestNormalizeSmall(t *testing.T) {
 	}
 }
 
+// TestSourceTestWithNullAttachedNode: a test of a source has attached_node
+// null (dbt 1.10); its target is the source its model kwarg names, not its
+// first dependency.
+func TestSourceTestWithNullAttachedNode(t *testing.T) {
+	manifest := `{"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json"},
+	 "nodes": {"test.p.rel": {"resource_type": "test", "attached_node": null, "column_name": "customer_id",
+	   "depends_on": {"nodes": ["source.p.raw.customers", "source.p.raw.orders"]},
+	   "test_metadata": {"name": "relationships", "kwargs": {"column_name": "customer_id", "to": "source('raw', 'customers')",
+	     "model": "{{ get_where_subquery(source('raw', 'orders')) }}"}}}},
+	 "sources": {"source.p.raw.orders": {"resource_type": "source", "columns": {"customer_id": {"name": "customer_id"}}},
+	   "source.p.raw.customers": {"resource_type": "source"}}}`
+	got := map[string]events.Asset{}
+	if _, err := Normalize(t.Context(), Input{Manifest: strings.NewReader(manifest)}, Options{}, func(a events.Asset) error {
+		got[a.UniqueID] = a
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if test := got["test.p.rel"].Test; test == nil || test.AttachedNode != "source.p.raw.orders" {
+		t.Errorf("test = %+v, want attached to source.p.raw.orders", test)
+	}
+	orders := got["source.p.raw.orders"]
+	if !slices.Equal(orders.Tests, []string{"test.p.rel"}) || len(orders.Columns) != 1 || !slices.Equal(orders.Columns[0].Tests, []string{"test.p.rel"}) {
+		t.Errorf("orders tests = %v, columns %+v; want test.p.rel on the source and its customer_id", orders.Tests, orders.Columns)
+	}
+	if tests := got["source.p.raw.customers"].Tests; len(tests) != 0 {
+		t.Errorf("customers tests = %v, want none", tests)
+	}
+}
+
 // TestNormalizeLaterStepWins: a node run in two command steps has the later
 // step's result, and the summary counts it once.
 func TestNormalizeLaterStepWins(t *testing.T) {
