@@ -330,7 +330,7 @@ func (n *normalizer) lineage(s *artifact.Stream, sec int, section string, rawKey
 		n.depEdges = append(n.depEdges, edge{d, self})
 	}
 	if t == "test" || t == "unit_test" {
-		name := artifact.RawText(ref) // a unit test's model
+		name := artifact.RawText(ref)                   // a unit test's model
 		if ref == nil && len(strBytes(attached)) == 0 { // attached_node may be null
 			name = refName(artifact.RawText(artifact.Member(kwargs, "model"))) // "{{ get_where_subquery(ref('X')) }}"
 		}
