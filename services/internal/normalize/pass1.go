@@ -330,9 +330,12 @@ func (n *normalizer) lineage(s *artifact.Stream, sec int, section string, rawKey
 		n.depEdges = append(n.depEdges, edge{d, self})
 	}
 	if t == "test" || t == "unit_test" {
-		name := artifact.RawText(ref)                   // a unit test's model
-		if ref == nil && len(strBytes(attached)) == 0 { // attached_node may be null
-			name = refName(artifact.RawText(artifact.Member(kwargs, "model"))) // "{{ get_where_subquery(ref('X')) }}"
+		// A unit test names its model; a test without attached_node (absent
+		// before manifest v9, null for a source's test) has the model kwarg
+		// "{{ get_where_subquery(ref('X')) }}".
+		name := artifact.RawText(ref)
+		if ref == nil && len(strBytes(attached)) == 0 {
+			name = refName(artifact.RawText(artifact.Member(kwargs, "model")))
 		}
 		target := n.resolve(strBytes(attached), name, deps)
 		if target >= 0 {
