@@ -112,13 +112,14 @@ func (n *normalizer) idOf(b []byte) int32 {
 	return n.idOfLocked(b)
 }
 
-// define numbers a unique_id that has an entry in the manifest.
-func (n *normalizer) define(b []byte) int32 {
+// define numbers a unique_id that has an entry in the manifest, and
+// returns its number and the unique_id.
+func (n *normalizer) define(b []byte) (int32, string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	i := n.idOfLocked(b)
 	n.defined[i] = true
-	return i
+	return i, n.ids[i]
 }
 
 func (n *normalizer) idOfLocked(b []byte) int32 {
@@ -272,10 +273,7 @@ func (n *normalizer) children(key string, raw []byte) error {
 // lineage records one entry's number, where it is in the manifest,
 // dependencies and, for tests, target.
 func (n *normalizer) lineage(s *artifact.Stream, sec int, section string, rawKey []byte) error {
-	self := n.define(rawKey) // before reading on: rawKey is in the stream's buffer
-	n.mu.Lock()
-	key := n.ids[self]
-	n.mu.Unlock()
+	self, key := n.define(rawKey) // before reading on: rawKey is in the stream's buffer
 	var typ, attached, column, ref, kwargs []byte
 	deps := n.deps[:0]
 	defer func() { n.deps = deps[:0] }()
