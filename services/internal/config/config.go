@@ -62,6 +62,7 @@ type Config struct {
 	NATS           natsconn.Options
 	Topology       topology.Config
 	IncludeCode    bool
+	Tracing        bool // HARVESTER_TRACING: start a W3C trace per run that comes without one
 	LogLevel       slog.Level
 	LogJSON        bool
 	// Warnings are problems worth logging at start that do not stop it
@@ -79,6 +80,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c := Config{
 		HTTPAddr:    cmp.Or(getenv("HARVESTER_HTTP_ADDR"), ":8080"),
 		IncludeCode: isTrue(getenv("HARVESTER_INCLUDE_CODE")),
+		Tracing:     isTrue(getenv("HARVESTER_TRACING")),
 		LogJSON:     getenv("HARVESTER_LOG_FORMAT") == "json",
 		NATS: natsconn.Options{
 			URL:       getenv("NATS_URL"),

@@ -25,7 +25,7 @@ func TestLoad(t *testing.T) {
 		check   func(t *testing.T, c Config)
 	}{
 		{"defaults", nil, "", func(t *testing.T, c Config) {
-			if c.HTTPAddr != ":8080" || c.NATS.StoreDir != "./data" || c.NATS.Listen != "127.0.0.1:4222" || c.NATS.FastSync || len(c.Accounts) != 0 {
+			if c.HTTPAddr != ":8080" || c.NATS.StoreDir != "./data" || c.NATS.Listen != "127.0.0.1:4222" || c.NATS.FastSync || len(c.Accounts) != 0 || c.Tracing {
 				t.Errorf("defaults = %+v", c)
 			}
 		}},
@@ -54,6 +54,11 @@ func TestLoad(t *testing.T) {
 		{"no access url", map[string]string{"DBT_CLOUD_ACCOUNT_ID": "1", "DBT_CLOUD_API_TOKEN": "t"}, "DBT_CLOUD_ACCESS_URL is required", nil},
 		{"bad account", map[string]string{"DBT_CLOUD_ACCOUNT_ID": "x"}, "want a positive integer", nil},
 		{"bad sync", map[string]string{"HARVESTER_NATS_SYNC": "never"}, "want always or default", nil},
+		{"tracing", map[string]string{"HARVESTER_TRACING": "1"}, "", func(t *testing.T, c Config) {
+			if !c.Tracing {
+				t.Error("Tracing = false, want true")
+			}
+		}},
 		{"fast sync", map[string]string{"HARVESTER_NATS_SYNC": "default"}, "", func(t *testing.T, c Config) {
 			if !c.NATS.FastSync {
 				t.Error("FastSync = false, want true")

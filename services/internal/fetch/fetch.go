@@ -92,6 +92,10 @@ type Fetcher struct {
 	// there yet" for its manifest.json, and for any artifact while the run
 	// says artifacts_saved false (default 2m); after it, absent.
 	ArtifactsGrace time.Duration
+	// Tracing starts a W3C trace for a run that comes without one (from the
+	// reconciler, a backfill or a replay); a run event's trace is always
+	// passed on.
+	Tracing bool
 
 	mu      sync.Mutex
 	skipped map[string]int64
@@ -162,6 +166,8 @@ type Request struct {
 	// Names from the webhook payload (jobName, projectName, environmentName),
 	// for name filters and the run facts; empty when not from a webhook.
 	JobName, ProjectName, EnvironmentName string
+	// Trace is the run event's trace context, passed on to the artifacts event.
+	Trace events.Trace
 }
 
 // Handle is the consume.Handler for run events: it harvests the run unless
@@ -238,7 +244,7 @@ func RequestOf(data []byte) (Request, error) {
 	if err != nil {
 		return Request{}, fmt.Errorf("read run event %s: %w", ev.ID(), err)
 	}
-	return Request{Ref: w.Ref(), Generation: generation(ev), WebhookEventID: w.EventID,
+	return Request{Ref: w.Ref(), Generation: generation(ev), WebhookEventID: w.EventID, Trace: events.TraceOf(ev),
 		JobName: w.Data.JobName, ProjectName: w.Data.ProjectName, EnvironmentName: w.Data.EnvironmentName}, nil
 }
 
@@ -280,6 +286,11 @@ func (f *Fetcher) fetch(ctx context.Context, req Request, filtered bool) (events
 	if err != nil {
 		return out, retry.Permanent(err)
 	}
+	trace := req.Trace
+	if trace.Parent == "" && f.Tracing {
+		trace = events.NewTrace() // a run found by the reconciler, a backfill or a replay
+	}
+	events.SetTrace(&ev, trace.Child())
 	if _, err := publish.Event(ctx, f.JS, events.ArtifactsSubject(out.Run.RunRef), ev); err != nil {
 		return out, err
 	}
@@ -383,6 +394,7 @@ func (f *Fetcher) GiveUp(ctx context.Context, msg jetstream.Msg, cause error) {
 	if errors.Is(cause, ErrCancelled) {
 		stage = "skip"
 	}
+	ctx = events.WithTrace(ctx, req.Trace)
 	facts := events.RunFacts{RunRef: req.Ref, WebhookEventID: req.WebhookEventID,
 		JobName: req.JobName, ProjectName: req.ProjectName, EnvironmentName: req.EnvironmentName}
 	failed := events.HarvestFailed{Run: facts,

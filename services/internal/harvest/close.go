@@ -15,13 +15,15 @@ import (
 
 // Failed closes a run's harvest without metadata: it publishes the
 // harvest-failed event (its ID is the run's harvest ID, so a run's harvest
-// closes once) and records the outcome in DBT_HARVESTS.
+// closes once) and records the outcome in DBT_HARVESTS. The event carries a
+// child of ctx's trace context, if any.
 func Failed(ctx context.Context, js jetstream.JetStream, records jetstream.KeyValue, f events.HarvestFailed) error {
 	ref := f.Run.RunRef
 	ev, err := events.New(events.TypeHarvestFailed, events.HarvestID(ref, f.Generation), ref, "", f.FailedAt, f)
 	if err != nil {
 		return err
 	}
+	events.SetTrace(&ev, events.TraceFrom(ctx).Child())
 	if _, err := publish.Event(ctx, js, events.HarvestSubject(ref), ev); err != nil {
 		return err
 	}

@@ -69,31 +69,34 @@ func (n *Normalizer) log() *slog.Logger {
 }
 
 // Handle is the consume.Handler for artifacts-fetched events.
+// The events it publishes carry the artifacts event's trace context.
 func (n *Normalizer) Handle(ctx context.Context, msg jetstream.Msg) error {
-	fetched, err := fetchedOf(msg.Data())
+	fetched, trace, err := fetchedOf(msg.Data())
 	if err != nil {
 		return retry.Permanent(err)
 	}
-	_, err = n.Harvest(ctx, fetched)
+	_, err = n.Harvest(events.WithTrace(ctx, trace), fetched)
 	return err
 }
 
-func fetchedOf(data []byte) (events.ArtifactsFetched, error) {
+func fetchedOf(data []byte) (events.ArtifactsFetched, events.Trace, error) {
 	ev, err := events.Decode(data)
 	if err != nil {
-		return events.ArtifactsFetched{}, fmt.Errorf("read artifacts event: %w", err)
+		return events.ArtifactsFetched{}, events.Trace{}, fmt.Errorf("read artifacts event: %w", err)
 	}
-	return events.DataAs[events.ArtifactsFetched](ev)
+	fetched, err := events.DataAs[events.ArtifactsFetched](ev)
+	return fetched, events.TraceOf(ev), err
 }
 
 // GiveUp is the consume.Options.OnGiveUp hook: it closes the harvest with a
 // harvest-failed event.
 func (n *Normalizer) GiveUp(ctx context.Context, msg jetstream.Msg, cause error) {
-	fetched, err := fetchedOf(msg.Data())
+	fetched, trace, err := fetchedOf(msg.Data())
 	if err != nil {
 		n.log().Error("cannot report failed harvest: unreadable artifacts event", "err", err)
 		return
 	}
+	ctx = events.WithTrace(ctx, trace)
 	failed := events.HarvestFailed{Run: fetched.Run, Generation: fetched.Generation, Stage: "normalize",
 		Reason: cause.Error(), Fix: normalizeFix(cause), FailedAt: n.now().UTC()}
 	if err := Failed(ctx, n.JS, n.Records, failed); err != nil {
@@ -101,7 +104,8 @@ func (n *Normalizer) GiveUp(ctx context.Context, msg jetstream.Msg, cause error)
 	}
 }
 
-// Harvest normalizes one run's artifacts and publishes the metadata.
+// Harvest normalizes one run's artifacts and publishes the metadata; its
+// events carry a child of ctx's trace context (events.WithTrace), if any.
 func (n *Normalizer) Harvest(ctx context.Context, fetched events.ArtifactsFetched) (events.HarvestCompleted, error) {
 	started := n.now()
 	ref := fetched.Run.RunRef
@@ -114,7 +118,8 @@ func (n *Normalizer) Harvest(ctx context.Context, fetched events.ArtifactsFetche
 	if err != nil {
 		return events.HarvestCompleted{}, err
 	}
-	pub := &assetPublisher{n: n, ref: ref, gen: fetched.Generation, prev: prev, seen: map[string]bool{},
+	trace := events.TraceFrom(ctx).Child() // the normalization's span
+	pub := &assetPublisher{n: n, ref: ref, gen: fetched.Generation, prev: prev, seen: map[string]bool{}, trace: trace,
 		batch: publish.NewBatch(n.JS, cmpOr(n.Window, 256)), changes: map[string]int{}}
 	sum, err := normalize.JSON(ctx, in, normalize.Options{Ref: ref, IncludeCode: n.IncludeCode}, pub.emit)
 	if err != nil {
@@ -138,6 +143,7 @@ func (n *Normalizer) Harvest(ctx context.Context, fetched events.ArtifactsFetche
 	if err != nil {
 		return done, retry.Permanent(err)
 	}
+	events.SetTrace(&ev, trace)
 	if _, err := publish.Event(ctx, n.JS, events.HarvestSubject(ref), ev); err != nil {
 		return done, err
 	}

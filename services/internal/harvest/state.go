@@ -148,6 +148,7 @@ type assetPublisher struct {
 	batch    *publish.Batch
 	changes  map[string]int
 	warnings []string
+	trace    events.Trace // of the normalization, on every asset event
 }
 
 // maxAsset leaves room for the CloudEvent envelope and headers under 1 MiB.
@@ -181,6 +182,7 @@ func (p *assetPublisher) emit(a normalize.Encoded) error {
 	if err != nil {
 		return err
 	}
+	events.SetTrace(&ev, p.trace)
 	if err := p.batch.Add(ctx, events.AssetSubject(p.ref, a.ResourceType), ev); err != nil {
 		return err
 	}

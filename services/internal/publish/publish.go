@@ -25,7 +25,9 @@ const MaxPayload = 1 << 20
 // ErrTooLarge is returned for an event whose encoding exceeds MaxPayload.
 var ErrTooLarge = errors.New("event exceeds the 1 MiB NATS payload limit")
 
-// Msg encodes ev as a NATS message on subject.
+// Msg encodes ev as a NATS message on subject, with the headers
+// Content-Type, Nats-Msg-Id (the event's ID) and, when the event carries
+// trace context, traceparent and tracestate (for tools that read headers).
 func Msg(subject string, ev event.Event) (*nats.Msg, error) {
 	data, err := events.Encode(ev)
 	if err != nil {
@@ -38,6 +40,12 @@ func Msg(subject string, ev event.Event) (*nats.Msg, error) {
 	msg.Data = data
 	msg.Header.Set("Content-Type", events.ContentType)
 	msg.Header.Set(jetstream.MsgIDHeader, ev.ID())
+	if tr := events.TraceOf(ev); tr.Parent != "" {
+		msg.Header.Set(events.ExtTraceParent, tr.Parent)
+		if tr.State != "" {
+			msg.Header.Set(events.ExtTraceState, tr.State)
+		}
+	}
 	return msg, nil
 }
 

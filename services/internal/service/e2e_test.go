@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -49,6 +50,7 @@ func startPipeline(t *testing.T, artifacts string) *pipeline {
 		WebhookSecrets: []config.Secret{"old-secret", testSecret},
 		HTTPAddr:       "127.0.0.1:0",
 		NATS:           natsconn.Options{StoreDir: t.TempDir(), Listen: "127.0.0.1:-1"},
+		Tracing:        true,
 	}
 	go func() {
 		done <- Run(ctx, Options{Config: cfg, Roles: Roles{Receiver: true, Fetcher: true, Normalizer: true}, Ready: func(i Info) { ready <- i }})
@@ -231,6 +233,47 @@ func TestEndToEnd(t *testing.T) {
 		}
 		if done.ArtifactVersions[events.ManifestJSON] != "https://schemas.getdbt.com/dbt/manifest/v12.json" {
 			t.Errorf("artifact versions = %v", done.ArtifactVersions)
+		}
+	})
+	t.Run("one trace from webhook to harvest", func(t *testing.T) {
+		last := func(stream, subject string) events.Trace {
+			s, err := p.js.Stream(ctx, stream)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := s.GetLastMsgForSubject(ctx, subject)
+			if err != nil {
+				t.Fatalf("last message on %s: %v", subject, err)
+			}
+			ev, err := events.Decode(m.Data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr := events.TraceOf(ev)
+			if h := m.Header.Get(events.ExtTraceParent); h != tr.Parent {
+				t.Errorf("%s: traceparent header %q, event attribute %q", subject, h, tr.Parent)
+			}
+			return tr
+		}
+		run := last(events.StreamRuns, "dbt.run.1.100.200.300.completed")
+		fetched := last(events.StreamArtifacts, "dbt.artifacts.1.100.200.300")
+		if run.TraceID() == "" || fetched.TraceID() != run.TraceID() || fetched.Parent == run.Parent {
+			t.Fatalf("run event trace %+v, artifacts event %+v: want one trace, a span each", run, fetched)
+		}
+		var spans []string
+		for _, b := range raw {
+			ev, err := events.Decode(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tr := events.TraceOf(ev); tr.TraceID() != run.TraceID() {
+				t.Fatalf("%s %s: trace %+v, want trace %s", ev.Type(), ev.ID(), tr, run.TraceID())
+			} else if !slices.Contains(spans, tr.Parent) {
+				spans = append(spans, tr.Parent)
+			}
+		}
+		if len(spans) != 1 || spans[0] == fetched.Parent {
+			t.Errorf("metadata events' traceparents = %v, want the normalization's one span, not the fetcher's %s", spans, fetched.Parent)
 		}
 	})
 	t.Run("harvest recorded", func(t *testing.T) {

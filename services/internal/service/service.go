@@ -112,7 +112,7 @@ func Run(ctx context.Context, opts Options) error {
 	if opts.Roles.Receiver {
 		httpDone = make(chan error, 1)
 		ready := make(chan net.Addr, 1)
-		r := &webhook.Receiver{Secrets: reveal(cfg.WebhookSecrets), JS: js, Log: log.With("component", "receiver")}
+		r := &webhook.Receiver{Secrets: reveal(cfg.WebhookSecrets), JS: js, Log: log.With("component", "receiver"), Tracing: cfg.Tracing}
 		if len(r.Secrets) == 0 {
 			log.Warn("no DBT_CLOUD_WEBHOOK_SECRET: every webhook will be rejected with 401")
 		}
@@ -197,6 +197,7 @@ func newFetcher(ctx context.Context, js jetstream.JetStream, cfg config.Config, 
 	if err != nil {
 		return nil, fmt.Errorf("service: %w", err)
 	}
+	f.Tracing = cfg.Tracing
 	return f, nil
 }
 

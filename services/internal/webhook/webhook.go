@@ -48,6 +48,9 @@ type Receiver struct {
 	MaxBody        int64         // default 256 KiB
 	PublishTimeout time.Duration // default 5s: dbt Cloud gives up after 10s
 	Now            func() time.Time
+	// Tracing starts a W3C trace for a webhook that comes without a
+	// traceparent header; one that comes with it is always continued.
+	Tracing bool
 }
 
 func (r *Receiver) setDefaults() {
@@ -105,6 +108,11 @@ func (r *Receiver) handle(c echo.Context) error {
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
 	}
+	trace := events.ParseTrace(req.Header.Get("traceparent"), req.Header.Get("tracestate"))
+	if trace.Parent == "" && r.Tracing {
+		trace = events.NewTrace()
+	}
+	events.SetTrace(&ev, trace.Child())
 	ctx, cancel := context.WithTimeout(req.Context(), r.PublishTimeout)
 	defer cancel()
 	ack, err := publish.Event(ctx, r.JS, events.RunSubject(ref, kind), ev)

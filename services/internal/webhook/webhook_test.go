@@ -121,6 +121,80 @@ func TestHandleDuplicateStoredOnce(t *testing.T) {
 	}
 }
 
+// TestHandleTrace: a webhook's W3C trace context is continued on its run
+// event; without one, the receiver starts a trace only with Tracing on.
+func TestHandleTrace(t *testing.T) {
+	const incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	tests := []struct {
+		name        string
+		tracing     bool
+		traceparent string
+		wantTrace   string // the trace ID wanted; "new" for a fresh one
+	}{
+		{"continued", false, incoming, "4bf92f3577b34da6a3ce929d0e0e4736"},
+		{"continued with tracing on", true, incoming, "4bf92f3577b34da6a3ce929d0e0e4736"},
+		{"none", false, "", ""},
+		{"invalid, tracing off", false, "00-xyz", ""},
+		{"started", true, "", "new"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := t.Context()
+			_, js := natstest.Run(t)
+			if err := topology.Ensure(ctx, js, topology.Config{}); err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewServer((&Receiver{Secrets: [][]byte{[]byte("k")}, JS: js, Tracing: tt.tracing}).Handler())
+			defer srv.Close()
+			body := payload(fmt.Sprintf("wev_trace_%d", i), "job.run.completed")
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+Path, strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", Sign([]byte("k"), []byte(body)))
+			if tt.traceparent != "" {
+				req.Header.Set("traceparent", tt.traceparent)
+				req.Header.Set("tracestate", "vendor=1")
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusAccepted {
+				t.Fatalf("status %d, want 202", resp.StatusCode)
+			}
+			stream, err := js.Stream(ctx, events.StreamRuns)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, err := stream.GetLastMsgForSubject(ctx, "dbt.run.1.100.200.300.completed")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev, err := events.Decode(raw.Data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := events.TraceOf(ev)
+			switch tt.wantTrace {
+			case "":
+				if got != (events.Trace{}) {
+					t.Errorf("run event trace = %+v, want none", got)
+				}
+			case "new":
+				if got.TraceID() == "" || got.State != "" {
+					t.Errorf("run event trace = %+v, want a new trace", got)
+				}
+			default:
+				if got.TraceID() != tt.wantTrace || got.Parent == incoming || got.State != "vendor=1" {
+					t.Errorf("run event trace = %+v, want trace %s with a new span and the tracestate", got, tt.wantTrace)
+				}
+			}
+		})
+	}
+}
+
 func TestReadyz(t *testing.T) {
 	conn, js := natstest.Run(t)
 	if err := topology.Ensure(t.Context(), js, topology.Config{}); err != nil {
