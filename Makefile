@@ -38,10 +38,10 @@ bench-large:
 
 ## fuzz: each fuzz target for FUZZTIME.
 fuzz:
-	@set -e; cd services; for pkg in $$($(GO) list ./...); do \
+	@set -e; for m in $(MODULES); do cd $$m; for pkg in $$($(GO) list ./...); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
-	  done; done
+	  done; done; done
 
 vet:
 	@set -e; for m in $(MODULES); do (cd $$m && $(GO) vet ./...); done
