@@ -54,7 +54,7 @@ func runBackfill(ctx context.Context, args []string, getenv func(string) string,
 	}
 	defer closeNATS()
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: max(cfg.LogLevel, slog.LevelWarn)}))
-	h, err := newHarvester(ctx, js, c, log)
+	h, err := newHarvester(ctx, js, c, cfg.Tracing, log)
 	if err != nil {
 		return err
 	}
@@ -68,8 +68,8 @@ func runBackfill(ctx context.Context, args []string, getenv func(string) string,
 }
 
 // newHarvester is a fetcher for one account, writing into the running
-// pipeline's object store and streams.
-func newHarvester(ctx context.Context, js jetstream.JetStream, c *dbtcloud.Client, log *slog.Logger) (*reconcile.Harvester, error) {
+// pipeline's object store and streams; with tracing, each run starts a trace.
+func newHarvester(ctx context.Context, js jetstream.JetStream, c *dbtcloud.Client, tracing bool, log *slog.Logger) (*reconcile.Harvester, error) {
 	const hint = " (is `harvester serve` running against this NATS? `harvester doctor` checks it)"
 	store, err := js.ObjectStore(ctx, events.BucketArtifacts)
 	if err != nil {
@@ -79,7 +79,7 @@ func newHarvester(ctx context.Context, js jetstream.JetStream, c *dbtcloud.Clien
 	if err != nil {
 		return nil, fmt.Errorf("backfill: kv %s: %w%s", events.BucketHarvests, err, hint)
 	}
-	f := &fetch.Fetcher{JS: js, Store: store, Records: records, Clients: map[int64]*dbtcloud.Client{c.AccountID(): c}, Log: log}
+	f := &fetch.Fetcher{JS: js, Store: store, Records: records, Clients: map[int64]*dbtcloud.Client{c.AccountID(): c}, Log: log, Tracing: tracing}
 	return &reconcile.Harvester{Fetcher: f, JS: js, Records: records, RetryFailed: true}, nil
 }
 

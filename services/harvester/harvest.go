@@ -73,7 +73,7 @@ func runHarvest(ctx context.Context, args []string, getenv func(string) string, 
 	ref := fetch.Facts(run, "").RunRef
 	fmt.Fprintf(stderr, "harvesting run %d of job %d (account %d, project %d, environment %d)\n",
 		ref.RunID, ref.JobID, ref.AccountID, ref.ProjectID, ref.EnvironmentID)
-	f := &fetch.Fetcher{Clients: clients, Log: cfg.NewLogger(stderr)}
+	f := &fetch.Fetcher{Clients: clients, Log: cfg.NewLogger(stderr), Tracing: cfg.Tracing}
 	req := fetch.Request{Ref: ref, Generation: 1}
 	if *toStdout {
 		return harvestToStdout(ctx, f, req, *includeCode, stdout, stderr)
