@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -94,6 +95,9 @@ func Run(ctx context.Context, opts Options) error {
 		if opts.Reconcile.Interval > 0 {
 			startReconciler(consCtx, &consumers, js, f, opts.Reconcile, log)
 		}
+		consumers.Go(func() { // chunks of downloads a killed fetcher never finished
+			fetch.SweepEvery(consCtx, js, sweepInterval, log.With("component", "fetcher"))
+		})
 	}
 	if opts.Roles.Normalizer {
 		n, err := newNormalizer(ctx, js, cfg, log)
@@ -152,6 +156,10 @@ func Run(ctx context.Context, opts Options) error {
 	log.Info("harvester stopped; draining NATS")
 	return runErr
 }
+
+// sweepInterval is how often a fetcher removes orphan artifact chunks (see
+// fetch.Sweep), the first time when it starts.
+const sweepInterval = 6 * time.Hour
 
 func startConsumer(ctx context.Context, wg *sync.WaitGroup, failed chan<- error, js jetstream.JetStream,
 	stream, durable string, h consume.Handler, opts consume.Options) {
