@@ -81,6 +81,15 @@ func (t Trace) Child() Trace {
 	return Trace{Parent: t.Parent[:36] + randomHex(8) + t.Parent[52:], State: t.State}
 }
 
+// Continue is the trace context of a stage that handles work traced by t:
+// t's child, or with start and no t, a new trace; else none.
+func (t Trace) Continue(start bool) Trace {
+	if t.Parent == "" && start {
+		return NewTrace()
+	}
+	return t.Child()
+}
+
 // TraceID is the trace ID of t, "" for none.
 func (t Trace) TraceID() string {
 	if t.Parent == "" {

@@ -33,14 +33,17 @@ func TestParseTrace(t *testing.T) {
 }
 
 func TestTraceChild(t *testing.T) {
-	if (Trace{}).Child() != (Trace{}) || NewTrace().Parent == "" {
+	if (Trace{}).Child() != (Trace{}) || (Trace{}).Continue(false) != (Trace{}) || NewTrace().Parent == "" {
 		t.Fatal("no trace must have no child, and NewTrace a trace")
+	}
+	if started := (Trace{}).Continue(true); ParseTrace(started.Parent, "") != started || started.Parent == "" {
+		t.Errorf("Continue(true) of no trace = %+v, want a new trace", started)
 	}
 	parent := ParseTrace(NewTrace().Parent, "k=v")
 	if parent.Parent == "" {
 		t.Fatalf("NewTrace is not a valid traceparent")
 	}
-	child := parent.Child()
+	child := parent.Continue(true) // continued, not restarted
 	if ParseTrace(child.Parent, child.State) != child || child.TraceID() != parent.TraceID() ||
 		child.Parent == parent.Parent || child.Parent[52:] != parent.Parent[52:] || child.State != "k=v" {
 		t.Errorf("child %+v of %+v: want the same trace, flags and state with a new span", child, parent)

@@ -286,11 +286,7 @@ func (f *Fetcher) fetch(ctx context.Context, req Request, filtered bool) (events
 	if err != nil {
 		return out, retry.Permanent(err)
 	}
-	trace := req.Trace
-	if trace.Parent == "" && f.Tracing {
-		trace = events.NewTrace() // a run found by the reconciler, a backfill or a replay
-	}
-	events.SetTrace(&ev, trace.Child())
+	events.SetTrace(&ev, req.Trace.Continue(f.Tracing)) // starts one for a run from the reconciler or a backfill
 	if _, err := publish.Event(ctx, f.JS, events.ArtifactsSubject(out.Run.RunRef), ev); err != nil {
 		return out, err
 	}

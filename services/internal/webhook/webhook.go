@@ -108,11 +108,8 @@ func (r *Receiver) handle(c echo.Context) error {
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
 	}
-	trace := events.ParseTrace(req.Header.Get("traceparent"), req.Header.Get("tracestate"))
-	if trace.Parent == "" && r.Tracing {
-		trace = events.NewTrace()
-	}
-	events.SetTrace(&ev, trace.Child())
+	trace := events.ParseTrace(req.Header.Get(events.ExtTraceParent), req.Header.Get(events.ExtTraceState))
+	events.SetTrace(&ev, trace.Continue(r.Tracing))
 	ctx, cancel := context.WithTimeout(req.Context(), r.PublishTimeout)
 	defer cancel()
 	ack, err := publish.Event(ctx, r.JS, events.RunSubject(ref, kind), ev)
