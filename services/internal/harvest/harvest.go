@@ -189,7 +189,7 @@ func (n *Normalizer) open(ctx context.Context, fetched events.ArtifactsFetched) 
 		default:
 			continue
 		}
-		obj, err := n.Store.Get(ctx, a.Key)
+		obj, err := n.get(ctx, a.Key)
 		if err != nil {
 			closeAll()
 			if errors.Is(err, jetstream.ErrObjectNotFound) {
@@ -202,7 +202,7 @@ func (n *Normalizer) open(ctx context.Context, fetched events.ArtifactsFetched) 
 		if a.Name == events.ManifestJSON {
 			key := a.Key
 			in.ReopenManifest = func() (io.ReadCloser, error) {
-				obj, err := n.Store.Get(ctx, key)
+				obj, err := n.get(ctx, key)
 				if err != nil {
 					return nil, fmt.Errorf("reopen %s: %w", key, err)
 				}
@@ -215,6 +215,49 @@ func (n *Normalizer) open(ctx context.Context, fetched events.ArtifactsFetched) 
 		return in, nil, retry.Permanent(errors.New("the run's artifacts include no manifest.json"))
 	}
 	return in, closeAll, nil
+}
+
+// stallLimit is how long a read of a stored artifact may go without data.
+// The object store never pauses that long; its reader does wait forever for
+// chunks that were purged under it (a second fetch of the same run
+// replaced the object while the normalizer read it), returning no data
+// every 5 s. The harvest then fails, transiently, and is tried again on
+// the object that replaced it.
+const stallLimit = 30 * time.Second
+
+// errStalled is the error of an artifact read that made no progress for
+// stallLimit.
+var errStalled = errors.New("no data from the object store: the object was replaced or removed while it was read")
+
+// get opens a stored artifact, its reads guarded against stalling.
+func (n *Normalizer) get(ctx context.Context, key string) (io.ReadCloser, error) {
+	obj, err := n.Store.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return &stallGuard{ReadCloser: obj, key: key, limit: stallLimit}, nil
+}
+
+// stallGuard fails a read that returns no data and no error for limit,
+// instead of letting the caller ask again forever.
+type stallGuard struct {
+	io.ReadCloser
+	key   string
+	limit time.Duration
+}
+
+func (g *stallGuard) Read(p []byte) (int, error) {
+	start := time.Now()
+	for {
+		n, err := g.ReadCloser.Read(p)
+		if n > 0 || err != nil || len(p) == 0 {
+			return n, err
+		}
+		if time.Since(start) >= g.limit {
+			return 0, fmt.Errorf("read %s: %w", g.key, errStalled)
+		}
+		time.Sleep(10 * time.Millisecond) // a reader that does not wait itself is not spun on
+	}
 }
 
 func versions(fetched events.ArtifactsFetched, sum normalize.Summary) map[string]string {
