@@ -70,7 +70,6 @@ func TestSubjectsAndIDs(t *testing.T) {
 		{AssetID(r, 2, "model.p.m"), "1/5/g2/asset/model.p.m"},
 		{HarvestID(r, 1), "1/5/g1/harvest"},
 		{StableAssetID(1, 2, 3, "model.p.m"), "1/2/3/model.p.m"},
-		{HarvestKey(1, 5), "1.5"},
 		{SchemaFile(TypeRunErrored), "com.getdbt.cloud.job.run.v1.json"},
 		{SchemaFile(TypeAssetHarvested), "dbt.harvester.asset.harvested.v1.json"},
 	}

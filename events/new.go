@@ -24,6 +24,10 @@ const (
 	ExtEnvironment = "dbtenvironment"
 	ExtJob         = "dbtjob"
 	ExtRun         = "dbtrun"
+	// ExtGeneration is carried by a run event that asks for a re-harvest
+	// (`harvester replay`): the harvest generation, a decimal string above 1.
+	// Absent means generation 1.
+	ExtGeneration = "harvestgeneration"
 )
 
 // SchemaFile names the JSON Schema (in schemas/) of an event type, version 1.
@@ -55,6 +59,25 @@ func AssetID(r RunRef, generation int, uniqueID string) string {
 // harvest, completed or failed: one ID, so a run's harvest closes once.
 func HarvestID(r RunRef, generation int) string {
 	return fmt.Sprintf("%d/%d/g%d/harvest", r.AccountID, r.RunID, generation)
+}
+
+// ReplayID is the event ID (and Nats-Msg-Id) of a run event stored again
+// to re-harvest its run as generation generation: <eventId>/g<generation>,
+// so that the duplicate window does not absorb it while a second replay of
+// the same generation is absorbed.
+func ReplayID(webhookEventID string, generation int) string {
+	return fmt.Sprintf("%s/g%d", webhookEventID, generation)
+}
+
+// GenerationOf is the harvest generation a run event asks for: its
+// ExtGeneration extension, or 1.
+func GenerationOf(ev event.Event) int {
+	if v, ok := ev.Extensions()[ExtGeneration]; ok {
+		if n, err := strconv.Atoi(fmt.Sprint(v)); err == nil && n > 0 {
+			return n
+		}
+	}
+	return 1
 }
 
 // StableAssetID is an asset's identity across runs: the same dbt node in the

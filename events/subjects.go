@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// Stream, bucket and durable consumer names of the contract.
+// Stream and bucket names of the contract.
 const (
 	StreamRuns      = "DBT_RUNS"      // webhooks as received: dbt.run.>
 	StreamArtifacts = "DBT_ARTIFACTS" // artifacts-fetched events: dbt.artifacts.>
@@ -13,10 +13,6 @@ const (
 
 	BucketArtifacts = "DBT_ARTIFACTS" // object store: <account>/<run>/<step>/<file>
 	BucketAssets    = "DBT_ASSETS"    // KV: latest state of every asset
-	BucketHarvests  = "DBT_HARVESTS"  // KV: how each run's latest harvest ended, by HarvestKey
-
-	DurableFetcher    = "fetcher"    // pull consumer on DBT_RUNS, completed runs only
-	DurableNormalizer = "normalizer" // pull consumer on DBT_ARTIFACTS
 )
 
 // Subject filters.
@@ -57,11 +53,6 @@ func HarvestSubject(r RunRef) string {
 // ObjectKey is the object store key of an artifact: <account>/<run>/<step>/<file>.
 func ObjectKey(account, run int64, step int, file string) string {
 	return fmt.Sprintf("%d/%d/%d/%s", account, run, step, file)
-}
-
-// HarvestKey is a run's key in KV bucket DBT_HARVESTS: <account>.<run>.
-func HarvestKey(account, run int64) string {
-	return fmt.Sprintf("%d.%d", account, run)
 }
 
 // subjectToken makes s safe as one subject token: no dots, spaces or wildcards.

@@ -318,16 +318,3 @@ type HarvestFailed struct {
 	Fix        string    `json:"fix,omitempty"` // what the operator should do
 	FailedAt   time.Time `json:"failed_at"`
 }
-
-// HarvestRecord is a run's entry in KV bucket DBT_HARVESTS: how its latest
-// harvest ended. The reconciler and the operator commands read it to know
-// which runs were harvested.
-type HarvestRecord struct {
-	Run        RunRef    `json:"run"`
-	Generation int       `json:"generation"`
-	Status     string    `json:"status"` // completed | failed
-	Stage      string    `json:"stage,omitempty"`
-	Reason     string    `json:"reason,omitempty"`
-	Assets     int       `json:"assets,omitempty"`
-	At         time.Time `json:"at"`
-}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/dbt-harvester/harvester/services/internal/dbtcloud"
 	"github.com/dbt-harvester/harvester/services/internal/devcloud"
-	"github.com/dbt-harvester/harvester/services/internal/reconcile"
+	"github.com/dbt-harvester/harvester/services/internal/fetcher"
 	"github.com/dbt-harvester/harvester/services/internal/service"
 )
 
@@ -92,10 +92,10 @@ func TestProgress(t *testing.T) {
 		t.Fatal("a buffer is not a terminal")
 	}
 	p := &progress{w: &b, tty: true}
-	p.start(4)
-	p.step(1, dbtcloud.Run{ID: 7, FinishedAt: time.Now()}, reconcile.Fetched, nil)
-	p.note("rate limited")
-	p.finish()
+	p.Start(4)
+	p.Step(1, dbtcloud.Run{ID: 7, FinishedAt: time.Now()}, fetcher.Fetched, nil)
+	p.Note("rate limited")
+	p.Finish()
 	out := b.String()
 	for _, want := range []string{"\r\x1b[K[#######-", "1/4 run 7 harvested", "rate limited\n[#######"} {
 		if !strings.Contains(out, want) {
@@ -104,8 +104,8 @@ func TestProgress(t *testing.T) {
 	}
 	b.Reset()
 	p = newProgress(&b)
-	p.start(1)
-	p.step(1, dbtcloud.Run{ID: 7, FinishedAt: time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC)}, reconcile.Skipped, nil)
+	p.Start(1)
+	p.Step(1, dbtcloud.Run{ID: 7, FinishedAt: time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC)}, fetcher.Skipped, nil)
 	if want := "backfill 1/1 run 7 (finished 2026-01-02 03:04): skipped\n"; !strings.Contains(b.String(), want) {
 		t.Errorf("plain output %q lacks %q", b.String(), want)
 	}

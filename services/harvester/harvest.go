@@ -6,22 +6,15 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
-	"strings"
 
 	"github.com/dbt-harvester/harvester/events"
 	"github.com/dbt-harvester/harvester/services/internal/config"
 	"github.com/dbt-harvester/harvester/services/internal/dbtcloud"
-	"github.com/dbt-harvester/harvester/services/internal/fetch"
-	"github.com/dbt-harvester/harvester/services/internal/harvest"
+	"github.com/dbt-harvester/harvester/services/internal/fetcher"
 	"github.com/dbt-harvester/harvester/services/internal/normalize"
 )
 
 const harvestUsage = "harvest --job J | --run R | --environment E [--account A] [--stdout] [--include-code] [--config FILE] [--nats-url URL]"
-
-// maxCandidates bounds how many recent successful runs harvest looks at for
-// one with artifacts (one page of the Admin API).
-const maxCandidates = 100
 
 // runHarvest is `harvester harvest`, the collector's classic mode: it
 // harvests one run, chosen by --run, or the most recent successful run with
@@ -62,20 +55,20 @@ func runHarvest(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
-	clients, err := fetch.NewClients([]config.Account{acct})
+	c, err := newClient(acct)
 	if err != nil {
 		return err
 	}
-	run, err := sel.find(ctx, clients[acct.ID])
+	run, err := sel.find(ctx, c)
 	if err != nil {
 		return err
 	}
-	ref := fetch.Facts(run, "").RunRef
+	ref := fetcher.Facts(run, "").RunRef
 	fmt.Fprintf(stderr, "harvesting run %d of job %d (account %d, project %d, environment %d)\n",
 		ref.RunID, ref.JobID, ref.AccountID, ref.ProjectID, ref.EnvironmentID)
-	f := &fetch.Fetcher{Clients: clients, Log: cfg.NewLogger(stderr), Tracing: cfg.Tracing}
-	req := fetch.Request{Ref: ref, Generation: 1}
+	req := fetcher.Request{Ref: ref, Generation: 1}
 	if *toStdout {
+		f := &fetcher.Fetcher{Clients: map[int64]*dbtcloud.Client{acct.ID: c}, Log: cfg.NewLogger(stderr), Tracing: cfg.Tracing}
 		return harvestToStdout(ctx, f, req, *includeCode, stdout, stderr)
 	}
 	js, closeNATS, err := connectNATS(ctx, cfg, "harvester-harvest")
@@ -83,18 +76,13 @@ func runHarvest(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	defer closeNATS()
-	if f.Store, err = js.ObjectStore(ctx, events.BucketArtifacts); err != nil {
-		return fmt.Errorf("object store %s (is `harvester serve` running?): %w", events.BucketArtifacts, err)
-	}
-	if f.Records, err = js.KeyValue(ctx, events.BucketHarvests); err != nil {
-		return fmt.Errorf("kv %s: %w", events.BucketHarvests, err)
-	}
-	f.JS = js
-	rec, ok, err := harvest.Lookup(ctx, f.Records, ref.AccountID, ref.RunID)
+	f, err := pipelineFetcher(ctx, js, c, cfg.Tracing, cfg.NewLogger(stderr))
 	if err != nil {
 		return err
 	}
-	req.Generation = harvest.NextGeneration(rec, ok)
+	if req.Generation, err = f.Ledger.Next(ctx, ref.AccountID, ref.RunID); err != nil {
+		return err
+	}
 	out, err := f.Fetch(ctx, req)
 	if err != nil {
 		return fmt.Errorf("harvest run %d: %w", ref.RunID, err)
@@ -130,129 +118,33 @@ func (s selection) find(ctx context.Context, c *dbtcloud.Client) (dbtcloud.Run, 
 	if s.run > 0 {
 		return c.GetRun(ctx, s.run)
 	}
-	filter := dbtcloud.RunFilter{JobID: s.job, EnvironmentID: s.environment, Status: dbtcloud.StatusSuccess, OrderBy: "-id", Limit: maxCandidates}
-	runs, err := c.ListRuns(ctx, filter)
+	run, err := c.LatestWithArtifacts(ctx, s.job, s.environment)
 	if err != nil {
-		return dbtcloud.Run{}, err
+		return run, fmt.Errorf("harvest: %w", err)
 	}
-	deploy := func(dbtcloud.Run) bool { return true }
-	if s.environment > 0 {
-		if deploy, err = deployJobs(ctx, c, s.environment); err != nil {
-			return dbtcloud.Run{}, err
-		}
-	}
-	for _, r := range runs {
-		if !deploy(r) {
-			continue
-		}
-		ok, err := hasArtifacts(ctx, c, r)
-		if err != nil {
-			return dbtcloud.Run{}, err
-		}
-		if ok {
-			return c.GetRun(ctx, r.ID)
-		}
-	}
-	what := fmt.Sprintf("job %d", s.job)
-	if s.environment > 0 {
-		what = fmt.Sprintf("any deploy job of environment %d", s.environment)
-	}
-	return dbtcloud.Run{}, fmt.Errorf("harvest: no successful run of %s with artifacts among the latest %d successful runs", what, len(runs))
-}
-
-// deployJobs returns whether a run's job is a deploy job of the environment
-// (not a CI job, and not triggered as CI).
-func deployJobs(ctx context.Context, c *dbtcloud.Client, env int64) (func(dbtcloud.Run) bool, error) {
-	jobs, err := c.ListJobs(ctx, dbtcloud.JobFilter{EnvironmentID: env})
-	if err != nil {
-		return nil, err
-	}
-	ok := map[int64]bool{}
-	for _, j := range jobs {
-		ok[j.ID] = !j.IsCI()
-	}
-	return func(r dbtcloud.Run) bool {
-		if r.Trigger != nil && strings.EqualFold(r.Trigger.CauseCategory, "ci") {
-			return false
-		}
-		return ok[r.JobDefinitionID]
-	}, nil
-}
-
-// hasArtifacts reports whether dbt Cloud kept the run's artifacts.
-func hasArtifacts(ctx context.Context, c *dbtcloud.Client, r dbtcloud.Run) (bool, error) {
-	if !r.ArtifactsSaved {
-		return false, nil
-	}
-	paths, err := c.ListArtifacts(ctx, r.ID, 0)
-	if errors.Is(err, dbtcloud.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return slices.Contains(paths, events.ManifestJSON), nil
+	return run, nil
 }
 
 // harvestToStdout downloads the run's artifacts into a temporary folder and
 // normalizes them as `harvester normalize` does.
-func harvestToStdout(ctx context.Context, f *fetch.Fetcher, req fetch.Request, includeCode bool, stdout, stderr io.Writer) error {
+func harvestToStdout(ctx context.Context, f *fetcher.Fetcher, req fetcher.Request, includeCode bool, stdout, stderr io.Writer) error {
 	dir, err := os.MkdirTemp("", "harvester-harvest-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	sink := fetch.DirSink{Dir: dir}
+	sink := fetcher.DirSink{Dir: dir}
 	out, err := f.Download(ctx, req, sink)
 	if err != nil {
 		return fmt.Errorf("harvest run %d: %w", req.Ref.RunID, err)
 	}
 	printFetched(stderr, out)
-	in, closeAll, err := openFetched(out, sink)
+	in, closeAll, err := normalize.Open(out.Artifacts, func(key string) (io.ReadCloser, error) { return os.Open(sink.Path(key)) })
 	if err != nil {
 		return err
 	}
 	defer closeAll()
 	return normalizeInput(ctx, in, normalize.Options{Ref: out.Run.RunRef, IncludeCode: includeCode}, stdout, stderr)
-}
-
-// openFetched opens the downloaded artifacts as the normalizer's input:
-// run results in step order, the manifest of the last command step.
-func openFetched(out events.ArtifactsFetched, sink fetch.DirSink) (normalize.Input, func(), error) {
-	var in normalize.Input
-	var files []*os.File
-	closeAll := func() {
-		for _, f := range files {
-			f.Close()
-		}
-	}
-	arts := slices.Clone(out.Artifacts)
-	slices.SortStableFunc(arts, func(a, b events.StoredArtifact) int { return a.Step - b.Step })
-	for _, a := range arts {
-		fh, err := os.Open(sink.Path(a.Key))
-		if err != nil {
-			closeAll()
-			return in, nil, err
-		}
-		files = append(files, fh)
-		switch a.Name {
-		case events.ManifestJSON:
-			in.Manifest = fh
-		case events.RunResultsJSON:
-			if in.RunResults == nil {
-				in.RunResults = fh
-			} else {
-				in.MoreRunResults = append(in.MoreRunResults, fh)
-			}
-		case events.CatalogJSON:
-			in.Catalog = fh
-		case events.SourcesJSON:
-			in.Sources = fh
-		case events.SemanticManifestJSON:
-			in.SemanticManifest = fh
-		}
-	}
-	return in, closeAll, nil
 }
 
 // printFetched is the artifacts-fetched summary.

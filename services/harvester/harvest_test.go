@@ -13,6 +13,7 @@ import (
 	"github.com/dbt-harvester/harvester/events"
 	"github.com/dbt-harvester/harvester/services/internal/devcloud"
 	"github.com/dbt-harvester/harvester/services/internal/gen"
+	"github.com/dbt-harvester/harvester/services/internal/ledger"
 	"github.com/dbt-harvester/harvester/services/internal/natstest"
 	"github.com/dbt-harvester/harvester/services/internal/topology"
 )
@@ -119,12 +120,12 @@ func TestHarvestIntoPipeline(t *testing.T) {
 			t.Errorf("artifacts event %s, want %s", ev.ID(), want)
 		}
 		// What the normalizer does once it closed the harvest: record it.
-		kv, err := js.KeyValue(t.Context(), events.BucketHarvests)
+		kv, err := js.KeyValue(t.Context(), ledger.Bucket)
 		if err != nil {
 			t.Fatal(err)
 		}
-		rec, _ := json.Marshal(events.HarvestRecord{Run: events.RunRef{AccountID: 1, RunID: 401}, Generation: gen, Status: "completed", At: time.Now()})
-		if _, err := kv.Put(t.Context(), events.HarvestKey(1, 401), rec); err != nil {
+		rec, _ := json.Marshal(ledger.Record{Run: events.RunRef{AccountID: 1, RunID: 401}, Generation: gen, Status: "completed", At: time.Now()})
+		if _, err := kv.Put(t.Context(), ledger.Key(1, 401), rec); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -4,17 +4,16 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
-	"strconv"
-	"strings"
-	"time"
+	"log/slog"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/dbt-harvester/harvester/events"
 	"github.com/dbt-harvester/harvester/services/internal/config"
 	"github.com/dbt-harvester/harvester/services/internal/dbtcloud"
+	"github.com/dbt-harvester/harvester/services/internal/fetcher"
+	"github.com/dbt-harvester/harvester/services/internal/ledger"
 	"github.com/dbt-harvester/harvester/services/internal/natsconn"
 )
 
@@ -82,79 +81,19 @@ func accountClient(getenv func(string) string, id int64) (config.Config, *dbtclo
 	return cfg, c, err
 }
 
-// parseTime reads a date (2006-01-02, midnight UTC), an RFC 3339 time, or a
-// duration before now (72h, 30d).
-func parseTime(s string, now time.Time) (time.Time, error) {
-	s = strings.TrimSpace(s)
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
-	}
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return t, nil
-	}
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		if n, err := strconv.Atoi(days); err == nil && n >= 0 {
-			return now.Add(-time.Duration(n) * 24 * time.Hour), nil
-		}
-	}
-	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
-		return now.Add(-d), nil
-	}
-	return time.Time{}, fmt.Errorf("%q is not a date (2006-01-02), an RFC 3339 time or a duration ago (72h, 30d)", s)
-}
-
-// timeFlag is a flag.Value for parseTime.
-type timeFlag struct {
-	t   time.Time
-	now func() time.Time
-}
-
-func (f *timeFlag) String() string {
-	if f == nil || f.t.IsZero() {
-		return ""
-	}
-	return f.t.Format(time.RFC3339)
-}
-
-func (f *timeFlag) Set(s string) error {
-	t, err := parseTime(s, f.now())
+// pipelineFetcher is a fetcher for one account writing into the running
+// pipeline's object store, streams and ledger; with tracing, each run starts
+// a trace.
+func pipelineFetcher(ctx context.Context, js jetstream.JetStream, c *dbtcloud.Client, tracing bool, log *slog.Logger) (*fetcher.Fetcher, error) {
+	const hint = " (is `harvester serve` running against this NATS? `harvester doctor` checks it)"
+	store, err := js.ObjectStore(ctx, events.BucketArtifacts)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("object store %s: %w%s", events.BucketArtifacts, err, hint)
 	}
-	f.t = t
-	return nil
-}
-
-// configFlag adds --config (env HARVESTER_CONFIG) to fs; call the result
-// after parsing for getenv with the flag applied.
-func configFlag(fs *flag.FlagSet, getenv func(string) string) func() func(string) string {
-	path := fs.String("config", getenv(config.EnvConfigFile), "YAML configuration file with the dbt Cloud accounts (env HARVESTER_CONFIG)")
-	return func() func(string) string { return config.WithFile(getenv, *path) }
-}
-
-// newFlagSet is a flag set that reports to stderr and shows usage, then flags.
-func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: harvester %s\n\nflags:\n", usage)
-		fs.PrintDefaults()
+	l, err := ledger.Open(ctx, js)
+	if err != nil {
+		return nil, fmt.Errorf("%w%s", err, hint)
 	}
-	return fs
-}
-
-// parseIDs reads a comma-separated list of dbt Cloud IDs.
-func parseIDs(s string) ([]int64, error) {
-	var ids []int64
-	for _, part := range strings.Split(s, ",") {
-		if part = strings.TrimSpace(part); part == "" {
-			continue
-		}
-		n, err := strconv.ParseInt(part, 10, 64)
-		if err != nil || n <= 0 {
-			return nil, fmt.Errorf("%q is not a dbt Cloud ID", part)
-		}
-		ids = append(ids, n)
-	}
-	return ids, nil
+	return &fetcher.Fetcher{JS: js, Store: store, Ledger: l, Clients: map[int64]*dbtcloud.Client{c.AccountID(): c},
+		Log: log, Tracing: tracing}, nil
 }

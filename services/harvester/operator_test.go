@@ -19,11 +19,12 @@ import (
 
 	"github.com/dbt-harvester/harvester/events"
 	"github.com/dbt-harvester/harvester/services/internal/config"
+	"github.com/dbt-harvester/harvester/services/internal/dbtcloud"
 	"github.com/dbt-harvester/harvester/services/internal/devcloud"
 	"github.com/dbt-harvester/harvester/services/internal/gen"
+	"github.com/dbt-harvester/harvester/services/internal/ledger"
 	"github.com/dbt-harvester/harvester/services/internal/natsconn"
 	"github.com/dbt-harvester/harvester/services/internal/service"
-	"github.com/dbt-harvester/harvester/services/internal/webhook"
 )
 
 const (
@@ -113,7 +114,7 @@ func startPipeline(t *testing.T, roles service.Roles) *pipeline {
 	})
 	p.natsURL = info.NATSURL
 	if info.HTTPAddr != nil {
-		p.hookURL = "http://" + info.HTTPAddr.String() + webhook.Path
+		p.hookURL = "http://" + info.HTTPAddr.String() + dbtcloud.WebhookPath
 	}
 	nc, err := nats.Connect(p.natsURL)
 	if err != nil {
@@ -219,17 +220,17 @@ func closings(t *testing.T, js jetstream.JetStream, want int) []events.HarvestCo
 }
 
 // record is run's DBT_HARVESTS record, waiting up to 30s for it.
-func record(t *testing.T, js jetstream.JetStream, run int64) events.HarvestRecord {
+func record(t *testing.T, js jetstream.JetStream, run int64) ledger.Record {
 	t.Helper()
-	kv, err := js.KeyValue(t.Context(), events.BucketHarvests)
+	kv, err := js.KeyValue(t.Context(), ledger.Bucket)
 	if err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		e, err := kv.Get(t.Context(), events.HarvestKey(1, run))
+		e, err := kv.Get(t.Context(), ledger.Key(1, run))
 		if err == nil {
-			var rec events.HarvestRecord
+			var rec ledger.Record
 			if err := json.Unmarshal(e.Value(), &rec); err != nil {
 				t.Fatal(err)
 			}

@@ -6,14 +6,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dbt-harvester/harvester/events"
 	"github.com/dbt-harvester/harvester/services/internal/devcloud"
-	"github.com/dbt-harvester/harvester/services/internal/fetch"
 	"github.com/dbt-harvester/harvester/services/internal/service"
 )
 
@@ -60,8 +58,8 @@ func TestReplay(t *testing.T) {
 	if got := msg.Header.Get(jetstream.MsgIDHeader); got != wantID || ev.ID() != wantID {
 		t.Errorf("replayed Nats-Msg-Id %q, event ID %q; want %q", got, ev.ID(), wantID)
 	}
-	if g := fmt.Sprint(ev.Extensions()[fetch.ExtGeneration]); g != strconv.Itoa(second.Generation) {
-		t.Errorf("extension %s = %s, want %d", fetch.ExtGeneration, g, second.Generation)
+	if g := fmt.Sprint(ev.Extensions()[events.ExtGeneration]); g != strconv.Itoa(second.Generation) {
+		t.Errorf("extension %s = %s, want %d", events.ExtGeneration, g, second.Generation)
 	}
 	if !bytes.Equal(ev.Data(), original.Data()) {
 		t.Errorf("replayed data differs:\n%s\nwant\n%s", ev.Data(), original.Data())
@@ -89,25 +87,4 @@ func lastCompleted(t *testing.T, s jetstream.Stream, seq uint64) event.Event {
 	}
 	t.Fatal("no completed run event in DBT_RUNS")
 	return event.Event{}
-}
-
-func TestReplayFlags(t *testing.T) {
-	now := time.Now()
-	tests := []struct {
-		r       replayRange
-		wantErr bool
-	}{
-		{replayRange{Since: now, Subject: events.RunCompletedSubjects}, false},
-		{replayRange{FromSeq: 3, ToSeq: 9, Subject: "dbt.run.1.>"}, false},
-		{replayRange{Subject: events.RunCompletedSubjects}, true},
-		{replayRange{Since: now, FromSeq: 1, Subject: events.RunCompletedSubjects}, true},
-		{replayRange{Since: now, Until: now.Add(-time.Hour), Subject: events.RunCompletedSubjects}, true},
-		{replayRange{FromSeq: 9, ToSeq: 3, Subject: events.RunCompletedSubjects}, true},
-		{replayRange{Since: now, Subject: "dbt.metadata.>"}, true},
-	}
-	for i, tt := range tests {
-		if err := tt.r.validate(); (err != nil) != tt.wantErr {
-			t.Errorf("case %d: validate() = %v, want error %v", i, err, tt.wantErr)
-		}
-	}
 }

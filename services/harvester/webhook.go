@@ -15,8 +15,6 @@ import (
 
 	"github.com/dbt-harvester/harvester/services/internal/dbtcloud"
 	"github.com/dbt-harvester/harvester/services/internal/doctor"
-	"github.com/dbt-harvester/harvester/services/internal/reconcile"
-	"github.com/dbt-harvester/harvester/services/internal/webhook"
 )
 
 // defaultSecretFile is where `webhook register` stores a new subscription's secret.
@@ -82,10 +80,10 @@ func parseEvents(s string) ([]string, error) {
 func checkHookURL(raw string, stderr io.Writer) error {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("--url %q: want the receiver's public URL, e.g. https://harvester.example.com%s", raw, webhook.Path)
+		return fmt.Errorf("--url %q: want the receiver's public URL, e.g. https://harvester.example.com%s", raw, dbtcloud.WebhookPath)
 	}
-	if strings.TrimSuffix(u.Path, "/") != webhook.Path {
-		fmt.Fprintf(stderr, "warning: the receiver answers on %s; %s has path %q\n", webhook.Path, raw, u.Path)
+	if strings.TrimSuffix(u.Path, "/") != dbtcloud.WebhookPath {
+		fmt.Fprintf(stderr, "warning: the receiver answers on %s; %s has path %q\n", dbtcloud.WebhookPath, raw, u.Path)
 	}
 	if u.Scheme == "http" {
 		fmt.Fprintln(stderr, "warning: dbt Cloud delivers to public https URLs; http is for local simulators")
@@ -96,7 +94,7 @@ func checkHookURL(raw string, stderr io.Writer) error {
 func webhookRegister(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("webhook register", webhookUsage, stderr)
 	withConfig := configFlag(fs, getenv)
-	hookURL := fs.String("url", getenv("HARVESTER_WEBHOOK_URL"), "the receiver's public URL, ending in "+webhook.Path+" (env HARVESTER_WEBHOOK_URL)")
+	hookURL := fs.String("url", getenv("HARVESTER_WEBHOOK_URL"), "the receiver's public URL, ending in "+dbtcloud.WebhookPath+" (env HARVESTER_WEBHOOK_URL)")
 	jobs := fs.String("jobs", "", "comma-separated job IDs (default: every job of the account)")
 	evs := fs.String("events", "completed", "comma-separated: completed (harvests), errored, started")
 	name := fs.String("name", "dbt-harvester", "the subscription's name")
@@ -220,7 +218,7 @@ func writeSecret(path, secret string) error {
 func sameURL(subs []dbtcloud.Subscription, u string) []dbtcloud.Subscription {
 	var out []dbtcloud.Subscription
 	for _, s := range subs {
-		if reconcile.SameURL(s.ClientURL, u) {
+		if dbtcloud.SameURL(s.ClientURL, u) {
 			out = append(out, s)
 		}
 	}
@@ -268,7 +266,7 @@ func webhookList(ctx context.Context, args []string, getenv func(string) string,
 		return fmt.Errorf("webhook list: %w", err)
 	}
 	if len(subs) == 0 {
-		fmt.Fprintln(stderr, "no webhook subscription: create one with `harvester webhook register --url https://<your host>"+webhook.Path+"`")
+		fmt.Fprintln(stderr, "no webhook subscription: create one with `harvester webhook register --url https://<your host>"+dbtcloud.WebhookPath+"`")
 	}
 	return nil
 }

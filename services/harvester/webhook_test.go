@@ -10,9 +10,10 @@ import (
 	"testing"
 
 	"github.com/dbt-harvester/harvester/events"
+	"github.com/dbt-harvester/harvester/services/internal/dbtcloud"
 	"github.com/dbt-harvester/harvester/services/internal/natstest"
+	"github.com/dbt-harvester/harvester/services/internal/receiver"
 	"github.com/dbt-harvester/harvester/services/internal/topology"
-	"github.com/dbt-harvester/harvester/services/internal/webhook"
 )
 
 // TestWebhookCommands registers, re-registers, lists, tests and deletes a
@@ -35,10 +36,10 @@ func TestWebhookCommands(t *testing.T) {
 	}))
 	t.Cleanup(hook.Close)
 	setSecret := func(secret string) {
-		h := (&webhook.Receiver{Secrets: [][]byte{[]byte(secret)}, JS: js}).Handler()
+		h := (&receiver.Receiver{Secrets: [][]byte{[]byte(secret)}, JS: js}).Handler()
 		recv.Store(&h)
 	}
-	hookURL := hook.URL + webhook.Path
+	hookURL := hook.URL + dbtcloud.WebhookPath
 	secretFile := filepath.Join(t.TempDir(), "webhook-secret")
 	env := p.env()
 
@@ -104,7 +105,7 @@ func TestWebhookCommands(t *testing.T) {
 		}
 	})
 	t.Run("print secret and delete", func(t *testing.T) {
-		other := hook.URL + "/other" + webhook.Path
+		other := hook.URL + "/other" + dbtcloud.WebhookPath
 		out, stderr, err := harvester(ctx, env, "webhook", "register", "--url", other, "--print-secret")
 		if err != nil || !strings.Contains(out, "shown once") {
 			t.Fatalf("register --print-secret = %v\n%s%s", err, out, stderr)

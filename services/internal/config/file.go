@@ -93,6 +93,17 @@ const (
 	ReasonJobExcluded            = "job_excluded"
 )
 
+// Filtered reports whether the account has any include or exclude filter.
+func (a Account) Filtered() bool {
+	for _, l := range [][]Match{a.Include.Projects, a.Include.Environments, a.Include.Jobs,
+		a.Exclude.Projects, a.Exclude.Environments, a.Exclude.Jobs} {
+		if len(l) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // Skip reports why the account's filters leave s out ("" to harvest it).
 // An empty include list admits everything of its kind; an exclude entry
 // wins over an include entry.

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dbt-harvester/harvester/events"
+	"github.com/dbt-harvester/harvester/services/internal/ledger"
 	"github.com/dbt-harvester/harvester/services/internal/natsconn"
 )
 
@@ -103,7 +104,7 @@ func checkBuckets(ctx context.Context, r *report, js jetstream.JetStream) {
 	} else {
 		r.pass("object store "+events.BucketArtifacts, fmt.Sprintf("present (%d bytes)", st.Size()))
 	}
-	for _, b := range []string{events.BucketAssets, events.BucketHarvests} {
+	for _, b := range []string{events.BucketAssets, ledger.Bucket} {
 		kv, err := js.KeyValue(ctx, b)
 		if err != nil {
 			r.fail("kv "+b, missing(err, "KV bucket"), topologyFix)

@@ -10,8 +10,6 @@ import (
 	"strings"
 
 	"github.com/dbt-harvester/harvester/services/internal/dbtcloud"
-	"github.com/dbt-harvester/harvester/services/internal/reconcile"
-	"github.com/dbt-harvester/harvester/services/internal/webhook"
 )
 
 // checkSubscription finds the webhook subscriptions that deliver to us and
@@ -30,18 +28,18 @@ func checkSubscription(ctx context.Context, r *report, c *dbtcloud.Client, url s
 	}
 	target := url
 	if target == "" {
-		target = "https://<your host>" + webhook.Path
+		target = "https://<your host>" + dbtcloud.WebhookPath
 	}
 	var ours []dbtcloud.Subscription
 	for _, s := range subs {
-		if reconcile.Ours(s, url) {
+		if dbtcloud.Ours(s, url) {
 			ours = append(ours, s)
 		}
 	}
 	if len(ours) == 0 {
 		where := url
 		if where == "" {
-			where = "a URL ending in " + webhook.Path + " (pass --url to check the exact one)"
+			where = "a URL ending in " + dbtcloud.WebhookPath + " (pass --url to check the exact one)"
 		}
 		r.fail("webhook", fmt.Sprintf("no webhook subscription delivers to %s (%d in the account)", where, len(subs)),
 			"harvester webhook register --url "+target)
@@ -59,8 +57,8 @@ func checkSubscription(ctx context.Context, r *report, c *dbtcloud.Client, url s
 // checkOne checks one subscription of ours.
 func checkOne(r *report, s dbtcloud.Subscription, jobs []dbtcloud.Job) {
 	name := fmt.Sprintf("subscription %s %q to %s", s.ID, s.Name, s.ClientURL)
-	if trouble := reconcile.Trouble(s); trouble != "" {
-		r.fail("webhook", name+" is "+trouble, reconcile.ReactivateFix(s.ClientURL))
+	if trouble := dbtcloud.Trouble(s); trouble != "" {
+		r.fail("webhook", name+" is "+trouble, dbtcloud.ReactivateFix(s.ClientURL))
 		return
 	}
 	if !slices.Contains(s.EventTypes, dbtcloud.EventRunCompleted) {
@@ -123,7 +121,7 @@ func DeliveryFix(code int) string {
 	case http.StatusUnauthorized:
 		return "the receiver rejects dbt Cloud's signature: set DBT_CLOUD_WEBHOOK_SECRET_FILE to the file `harvester webhook register` wrote (or re-register the webhook for a new secret), and restart"
 	case http.StatusNotFound, http.StatusMethodNotAllowed:
-		return "the URL does not reach the receiver: it must end in " + webhook.Path
+		return "the URL does not reach the receiver: it must end in " + dbtcloud.WebhookPath
 	case http.StatusServiceUnavailable, http.StatusBadGateway, http.StatusGatewayTimeout:
 		return "the receiver or its NATS was down: check `harvester doctor`'s NATS lines and the receiver's logs"
 	}

@@ -15,7 +15,8 @@
 // inactive: dbt Cloud deactivates a subscription after five consecutive
 // failed deliveries, and nobody is told.
 //
-// [Harvester] is the per-run step, shared with `harvester backfill`.
+// The per-run step is the fetcher's [fetcher.Fetcher.FetchListed], shared
+// with `harvester backfill`; the subscription checks are dbtcloud's.
 package reconcile
 
 import (
@@ -28,7 +29,7 @@ import (
 	"time"
 
 	"github.com/dbt-harvester/harvester/services/internal/dbtcloud"
-	"github.com/dbt-harvester/harvester/services/internal/fetch"
+	"github.com/dbt-harvester/harvester/services/internal/fetcher"
 	"github.com/dbt-harvester/harvester/services/internal/retry"
 )
 
@@ -59,14 +60,12 @@ func (o Options) withDefaults() Options {
 // Reconciler harvests the runs whose webhooks were lost and watches the
 // webhook subscriptions. Clients holds one Admin API client per account.
 type Reconciler struct {
-	Clients   map[int64]*dbtcloud.Client
-	Harvester *Harvester
-	Options   Options
-	// Skip, if set, says why a run is not to be harvested ("" to harvest
-	// it): the account's include/exclude filters. fetch.Fetcher.Skip is one.
-	Skip func(fetch.Request) string
-	Log  *slog.Logger
-	Now  func() time.Time
+	// Fetcher fetches the runs, with its clients (one per account) and its
+	// accounts' include/exclude filters.
+	Fetcher *fetcher.Fetcher
+	Options Options
+	Log     *slog.Logger
+	Now     func() time.Time
 
 	harvested, inactive atomic.Int64
 }
@@ -120,7 +119,7 @@ func (r *Reconciler) Run(ctx context.Context) error {
 func (r *Reconciler) Pass(ctx context.Context, since time.Time) (Result, error) {
 	var res Result
 	var errs []error
-	for id, c := range r.Clients {
+	for id, c := range r.Fetcher.Clients {
 		if err := r.runs(ctx, c, since, &res); err != nil {
 			errs = append(errs, fmt.Errorf("account %d: %w", id, err))
 		}
@@ -139,29 +138,29 @@ func (r *Reconciler) runs(ctx context.Context, c *dbtcloud.Client, since time.Ti
 	settled := r.now().Add(-opts.Settle)
 	var names *catalog
 	for _, run := range runs {
-		if !Harvestable(run) || run.FinishedAt.After(settled) {
+		if !run.Harvestable() || run.FinishedAt.After(settled) {
 			continue
 		}
 		run.AccountID = cmp.Or(run.AccountID, c.AccountID())
-		if r.Skip != nil {
+		if r.Fetcher.Filtered(run.AccountID) {
 			if names == nil {
 				if names, err = loadCatalog(ctx, c); err != nil {
 					return err
 				}
 			}
-			if r.Skip(names.request(run)) != "" {
+			if r.Fetcher.Skip(names.request(run)) != "" {
 				continue
 			}
 		}
 		res.Listed++
-		out, err := r.Harvester.Harvest(ctx, run)
+		out, err := r.Fetcher.FetchListed(ctx, run, false)
 		switch {
-		case out == Fetched:
+		case out == fetcher.Fetched:
 			res.Harvested++
 			n := r.harvested.Add(1)
 			r.log().Info("reconciler harvested a run whose webhook did not arrive", "account", run.AccountID,
 				"job", run.JobDefinitionID, "run", run.ID, "finished_at", run.FinishedAt, "reconciled_total", n)
-		case out == Failed:
+		case out == fetcher.Failed:
 			res.Failed++
 			r.log().Warn("reconciler could not harvest a run", "account", run.AccountID, "run", run.ID, "err", err)
 		case err != nil:
@@ -184,21 +183,21 @@ func (r *Reconciler) subscriptions(ctx context.Context, c *dbtcloud.Client, res 
 	}
 	found := false
 	for _, s := range subs {
-		if !Ours(s, r.Options.WebhookURL) {
+		if !dbtcloud.Ours(s, r.Options.WebhookURL) {
 			continue
 		}
 		found = true
-		if trouble := Trouble(s); trouble != "" {
+		if trouble := dbtcloud.Trouble(s); trouble != "" {
 			res.Inactive = append(res.Inactive, s.ID)
 			n := r.inactive.Add(1)
 			r.log().Warn("dbt Cloud webhook subscription is not delivering: runs are harvested only by the reconciler, late",
 				"account", c.AccountID(), "subscription", s.ID, "url", s.ClientURL, "problem", trouble,
-				"fix", ReactivateFix(s.ClientURL), "inactive_total", n)
+				"fix", dbtcloud.ReactivateFix(s.ClientURL), "inactive_total", n)
 		}
 	}
 	if !found && r.Options.WebhookURL != "" {
 		r.log().Warn("no dbt Cloud webhook subscription delivers to this harvester",
-			"account", c.AccountID(), "url", r.Options.WebhookURL, "fix", ReactivateFix(r.Options.WebhookURL))
+			"account", c.AccountID(), "url", r.Options.WebhookURL, "fix", dbtcloud.ReactivateFix(r.Options.WebhookURL))
 	}
 }
 
@@ -247,8 +246,8 @@ func loadCatalog(ctx context.Context, c *dbtcloud.Client) (*catalog, error) {
 }
 
 // request is the fetch request for run, with the names the filters judge.
-func (k *catalog) request(run dbtcloud.Run) fetch.Request {
-	ref := Ref(run)
-	return fetch.Request{Ref: ref, Generation: 1, ProjectName: k.projects[ref.ProjectID],
+func (k *catalog) request(run dbtcloud.Run) fetcher.Request {
+	ref := fetcher.Ref(run)
+	return fetcher.Request{Ref: ref, Generation: 1, ProjectName: k.projects[ref.ProjectID],
 		EnvironmentName: k.environments[ref.EnvironmentID], JobName: k.jobs[ref.JobID]}
 }

@@ -17,8 +17,9 @@ import (
 	"github.com/dbt-harvester/harvester/services/internal/config"
 	"github.com/dbt-harvester/harvester/services/internal/dbtcloud"
 	"github.com/dbt-harvester/harvester/services/internal/devcloud"
-	"github.com/dbt-harvester/harvester/services/internal/fetch"
+	"github.com/dbt-harvester/harvester/services/internal/fetcher"
 	"github.com/dbt-harvester/harvester/services/internal/gen"
+	"github.com/dbt-harvester/harvester/services/internal/ledger"
 	"github.com/dbt-harvester/harvester/services/internal/natstest"
 	"github.com/dbt-harvester/harvester/services/internal/topology"
 )
@@ -84,7 +85,7 @@ func setup(t *testing.T) *fixture {
 	if err := topology.Ensure(ctx, f.js, topology.Config{}); err != nil {
 		t.Fatal(err)
 	}
-	if f.records, err = f.js.KeyValue(ctx, events.BucketHarvests); err != nil {
+	if f.records, err = f.js.KeyValue(ctx, ledger.Bucket); err != nil {
 		t.Fatal(err)
 	}
 	return f
@@ -97,11 +98,11 @@ func (f *fixture) reconciler(t *testing.T, a config.Account, log *syncBuffer) *R
 		t.Fatal(err)
 	}
 	a.ID, a.AccessURL, a.Token = 1, f.api, token
-	fe, err := fetch.New(f.js, store, f.records, []config.Account{a}, nil)
+	fe, err := fetcher.New(f.js, store, &ledger.Ledger{KV: f.records, JS: f.js}, []config.Account{a}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Reconciler{Clients: fe.Clients, Skip: fe.Skip, Harvester: &Harvester{Fetcher: fe, JS: f.js, Records: f.records},
+	return &Reconciler{Fetcher: fe,
 		Options: Options{Interval: time.Hour, Settle: time.Nanosecond, WebhookURL: deadURL},
 		Log:     slog.New(slog.NewTextHandler(log, nil))}
 }
@@ -135,8 +136,8 @@ func (f *fixture) artifactRuns(t *testing.T) []int64 {
 func TestPassHarvestsLostRunsAndWarns(t *testing.T) {
 	ctx := t.Context()
 	f := setup(t)
-	done, _ := json.Marshal(events.HarvestRecord{Run: events.RunRef{AccountID: 1, RunID: 1000}, Generation: 1, Status: "completed"})
-	if _, err := f.records.Put(ctx, events.HarvestKey(1, 1000), done); err != nil {
+	done, _ := json.Marshal(ledger.Record{Run: events.RunRef{AccountID: 1, RunID: 1000}, Generation: 1, Status: "completed"})
+	if _, err := f.records.Put(ctx, ledger.Key(1, 1000), done); err != nil {
 		t.Fatal(err)
 	}
 	var log syncBuffer
@@ -175,21 +176,12 @@ func TestPassFilters(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var log syncBuffer
 			r := f.reconciler(t, tt.account, &log)
-			r.Harvester.Fetcher = fetcherFunc(func(context.Context, fetch.Request) (events.ArtifactsFetched, error) {
-				return events.ArtifactsFetched{}, nil
-			})
 			res, err := r.Pass(t.Context(), time.Now().Add(-48*time.Hour))
 			if err != nil || res.Listed != tt.want {
 				t.Errorf("Pass = %+v, %v; want %d listed", res, err, tt.want)
 			}
 		})
 	}
-}
-
-type fetcherFunc func(context.Context, fetch.Request) (events.ArtifactsFetched, error)
-
-func (f fetcherFunc) Fetch(ctx context.Context, req fetch.Request) (events.ArtifactsFetched, error) {
-	return f(ctx, req)
 }
 
 func TestRunStopsOnCancel(t *testing.T) {
@@ -215,28 +207,6 @@ func TestRunStopsOnCancel(t *testing.T) {
 	}
 	if r.Harvested() < 3 {
 		t.Errorf("harvested %d runs, want 3 (no DBT_HARVESTS records: each pass fetches again)", r.Harvested())
-	}
-}
-
-func TestHarvestRetriesFailedAsNextGeneration(t *testing.T) {
-	ctx := t.Context()
-	f := setup(t)
-	failed, _ := json.Marshal(events.HarvestRecord{Run: events.RunRef{AccountID: 1, RunID: 1001}, Generation: 3, Status: "failed"})
-	if _, err := f.records.Put(ctx, events.HarvestKey(1, 1001), failed); err != nil {
-		t.Fatal(err)
-	}
-	var got []fetch.Request
-	h := &Harvester{Records: f.records, Fetcher: fetcherFunc(func(_ context.Context, req fetch.Request) (events.ArtifactsFetched, error) {
-		got = append(got, req)
-		return events.ArtifactsFetched{}, nil
-	})}
-	run := dbtcloud.Run{ID: 1001, AccountID: 1, Status: dbtcloud.StatusSuccess, IsComplete: true}
-	if out, err := h.Harvest(ctx, run); out != Skipped || err != nil {
-		t.Errorf("reconciler Harvest of a failed run = %v, %v; want skipped", out, err)
-	}
-	h.RetryFailed = true
-	if out, err := h.Harvest(ctx, run); out != Fetched || err != nil || len(got) != 1 || got[0].Generation != 4 {
-		t.Errorf("backfill Harvest of a failed run = %v, %v, requests %+v; want fetched as generation 4", out, err, got)
 	}
 }
 
@@ -274,10 +244,10 @@ func TestOursAndTrouble(t *testing.T) {
 			"deactivated by dbt Cloud: 5 failures (last delivery answered 503)"},
 	}
 	for _, tt := range tests {
-		if got := Ours(tt.sub, tt.url); got != tt.ours {
+		if got := dbtcloud.Ours(tt.sub, tt.url); got != tt.ours {
 			t.Errorf("Ours(%s, %q) = %v", tt.sub.ClientURL, tt.url, got)
 		}
-		if got := Trouble(tt.sub); got != tt.trouble {
+		if got := dbtcloud.Trouble(tt.sub); got != tt.trouble {
 			t.Errorf("Trouble(%+v) = %q, want %q", tt.sub, got, tt.trouble)
 		}
 	}

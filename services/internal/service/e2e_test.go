@@ -17,11 +17,13 @@ import (
 
 	"github.com/dbt-harvester/harvester/events"
 	"github.com/dbt-harvester/harvester/services/internal/config"
+	"github.com/dbt-harvester/harvester/services/internal/dbtcloud"
 	"github.com/dbt-harvester/harvester/services/internal/devcloud"
 	"github.com/dbt-harvester/harvester/services/internal/gen"
+	"github.com/dbt-harvester/harvester/services/internal/ledger"
 	"github.com/dbt-harvester/harvester/services/internal/natsconn"
+	"github.com/dbt-harvester/harvester/services/internal/receiver"
 	"github.com/dbt-harvester/harvester/services/internal/schematest"
-	"github.com/dbt-harvester/harvester/services/internal/webhook"
 )
 
 const (
@@ -69,7 +71,7 @@ func startPipeline(t *testing.T, artifacts string) *pipeline {
 			t.Errorf("service.Run after cancel = %v, want nil", err)
 		}
 	})
-	p := &pipeline{hookURL: "http://" + info.HTTPAddr.String() + webhook.Path}
+	p := &pipeline{hookURL: "http://" + info.HTTPAddr.String() + dbtcloud.WebhookPath}
 	cloud, err := devcloud.New(devcloud.Config{Token: testToken, ArtifactsDir: artifacts, WebhookURL: p.hookURL,
 		WebhookSecret: testSecret, WebhookBackoff: 50 * time.Millisecond})
 	if err != nil {
@@ -130,17 +132,17 @@ func (p *pipeline) harvest(t *testing.T) (assets []events.Asset, raw [][]byte, c
 	}
 }
 
-func (p *pipeline) record(t *testing.T, run int64) events.HarvestRecord {
+func (p *pipeline) record(t *testing.T, run int64) ledger.Record {
 	t.Helper()
-	kv, err := p.js.KeyValue(t.Context(), events.BucketHarvests)
+	kv, err := p.js.KeyValue(t.Context(), ledger.Bucket)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := kv.Get(t.Context(), events.HarvestKey(1, run))
+	e, err := kv.Get(t.Context(), ledger.Key(1, run))
 	if err != nil {
-		t.Fatalf("DBT_HARVESTS get %s: %v", events.HarvestKey(1, run), err)
+		t.Fatalf("DBT_HARVESTS get %s: %v", ledger.Key(1, run), err)
 	}
-	var rec events.HarvestRecord
+	var rec ledger.Record
 	if err := json.Unmarshal(e.Value(), &rec); err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +305,7 @@ func TestEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := postHook(t, p.hookURL, ev.Data(), webhook.Sign([]byte(testSecret), ev.Data())); got != http.StatusOK {
+		if got := postHook(t, p.hookURL, ev.Data(), receiver.Sign([]byte(testSecret), ev.Data())); got != http.StatusOK {
 			t.Fatalf("redelivery status = %d, want 200", got)
 		}
 		// A second completed webhook for the same run with a new eventId
@@ -323,7 +325,7 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("bad signature stores nothing", func(t *testing.T) {
 		before := streamCounts(t, p.js)
 		body := []byte(`{"accountId":1,"eventId":"wev_forged","eventType":"job.run.completed","data":{"jobId":"300","runId":"401","environmentId":"200","projectId":"100"}}`)
-		if got := postHook(t, p.hookURL, body, webhook.Sign([]byte("guess"), body)); got != http.StatusUnauthorized {
+		if got := postHook(t, p.hookURL, body, receiver.Sign([]byte("guess"), body)); got != http.StatusUnauthorized {
 			t.Errorf("forged webhook status = %d, want 401", got)
 		}
 		time.Sleep(500 * time.Millisecond)

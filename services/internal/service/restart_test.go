@@ -13,10 +13,11 @@ import (
 
 	"github.com/dbt-harvester/harvester/events"
 	"github.com/dbt-harvester/harvester/services/internal/config"
+	"github.com/dbt-harvester/harvester/services/internal/dbtcloud"
 	"github.com/dbt-harvester/harvester/services/internal/devcloud"
 	"github.com/dbt-harvester/harvester/services/internal/gen"
 	"github.com/dbt-harvester/harvester/services/internal/natsconn"
-	"github.com/dbt-harvester/harvester/services/internal/webhook"
+	"github.com/dbt-harvester/harvester/services/internal/receiver"
 )
 
 // A webhook accepted just before a shutdown is harvested after the restart:
@@ -59,8 +60,8 @@ func TestNothingAcceptedIsLostAcrossARestart(t *testing.T) {
 
 	info, stop, done := start()
 	body := []byte(`{"accountId":1,"webhookId":"wsu_1","eventId":"wev_restart","timestamp":"2026-03-02T06:00:09Z","eventType":"job.run.completed","webhookName":"h","data":{"jobId":"300","runId":"400","environmentId":"200","projectId":"100","runStatus":"Success","runStatusCode":10}}`)
-	req, _ := http.NewRequest(http.MethodPost, "http://"+info.HTTPAddr.String()+webhook.Path, bytes.NewReader(body))
-	req.Header.Set("Authorization", webhook.Sign([]byte(testSecret), body))
+	req, _ := http.NewRequest(http.MethodPost, "http://"+info.HTTPAddr.String()+dbtcloud.WebhookPath, bytes.NewReader(body))
+	req.Header.Set("Authorization", receiver.Sign([]byte(testSecret), body))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

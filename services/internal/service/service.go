@@ -24,12 +24,14 @@ import (
 	"github.com/dbt-harvester/harvester/events"
 	"github.com/dbt-harvester/harvester/services/internal/config"
 	"github.com/dbt-harvester/harvester/services/internal/consume"
-	"github.com/dbt-harvester/harvester/services/internal/fetch"
-	"github.com/dbt-harvester/harvester/services/internal/harvest"
+	"github.com/dbt-harvester/harvester/services/internal/dbtcloud"
+	"github.com/dbt-harvester/harvester/services/internal/fetcher"
+	"github.com/dbt-harvester/harvester/services/internal/ledger"
 	"github.com/dbt-harvester/harvester/services/internal/natsconn"
+	"github.com/dbt-harvester/harvester/services/internal/normalizer"
+	"github.com/dbt-harvester/harvester/services/internal/receiver"
 	"github.com/dbt-harvester/harvester/services/internal/reconcile"
 	"github.com/dbt-harvester/harvester/services/internal/topology"
-	"github.com/dbt-harvester/harvester/services/internal/webhook"
 )
 
 // Roles says which services run in this process.
@@ -89,14 +91,14 @@ func Run(ctx context.Context, opts Options) error {
 		if err != nil {
 			return err
 		}
-		startConsumer(consCtx, &consumers, failed, js, events.StreamRuns, events.DurableFetcher, f.Handle,
+		startConsumer(consCtx, &consumers, failed, js, events.StreamRuns, topology.DurableFetcher, f.Handle,
 			consume.Options{MaxDeliver: topo.FetcherMaxDeliver, AckWait: topo.FetcherAckWait, OnGiveUp: f.GiveUp,
 				Logger: log.With("component", "fetcher")})
 		if opts.Reconcile.Interval > 0 {
-			startReconciler(consCtx, &consumers, js, f, opts.Reconcile, log)
+			startReconciler(consCtx, &consumers, f, opts.Reconcile, log)
 		}
 		consumers.Go(func() { // chunks of downloads a killed fetcher never finished
-			fetch.SweepEvery(consCtx, js, sweepInterval, log.With("component", "fetcher"))
+			fetcher.SweepEvery(consCtx, js, sweepInterval, log.With("component", "fetcher"))
 		})
 	}
 	if opts.Roles.Normalizer {
@@ -104,7 +106,7 @@ func Run(ctx context.Context, opts Options) error {
 		if err != nil {
 			return err
 		}
-		startConsumer(consCtx, &consumers, failed, js, events.StreamArtifacts, events.DurableNormalizer, n.Handle,
+		startConsumer(consCtx, &consumers, failed, js, events.StreamArtifacts, topology.DurableNormalizer, n.Handle,
 			consume.Options{MaxDeliver: topo.NormalizerMaxDeliver, AckWait: topo.NormalizerAckWait, OnGiveUp: n.GiveUp,
 				Logger: log.With("component", "normalizer")})
 	}
@@ -116,12 +118,12 @@ func Run(ctx context.Context, opts Options) error {
 	if opts.Roles.Receiver {
 		httpDone = make(chan error, 1)
 		ready := make(chan net.Addr, 1)
-		r := &webhook.Receiver{Secrets: reveal(cfg.WebhookSecrets), JS: js, Log: log.With("component", "receiver"), Tracing: cfg.Tracing}
+		r := &receiver.Receiver{Secrets: reveal(cfg.WebhookSecrets), JS: js, Log: log.With("component", "receiver"), Tracing: cfg.Tracing}
 		if len(r.Secrets) == 0 {
 			log.Warn("no DBT_CLOUD_WEBHOOK_SECRET: every webhook will be rejected with 401")
 		}
 		go func() {
-			httpDone <- webhook.Serve(httpCtx, cfg.HTTPAddr, r.Handler(), log, func(a net.Addr) { ready <- a })
+			httpDone <- receiver.Serve(httpCtx, cfg.HTTPAddr, r.Handler(), log, func(a net.Addr) { ready <- a })
 		}()
 		select {
 		case info.HTTPAddr = <-ready:
@@ -130,7 +132,7 @@ func Run(ctx context.Context, opts Options) error {
 			consumers.Wait()
 			return err
 		}
-		log.Info("receiver listening", "addr", info.HTTPAddr.String(), "path", webhook.Path)
+		log.Info("receiver listening", "addr", info.HTTPAddr.String(), "path", dbtcloud.WebhookPath)
 	}
 	log.Info("harvester running", "nats", info.NATSURL, "receiver", opts.Roles.Receiver,
 		"fetcher", opts.Roles.Fetcher, "normalizer", opts.Roles.Normalizer)
@@ -158,7 +160,7 @@ func Run(ctx context.Context, opts Options) error {
 }
 
 // sweepInterval is how often a fetcher removes orphan artifact chunks (see
-// fetch.Sweep), the first time when it starts.
+// fetcher.Sweep), the first time when it starts.
 const sweepInterval = 6 * time.Hour
 
 func startConsumer(ctx context.Context, wg *sync.WaitGroup, failed chan<- error, js jetstream.JetStream,
@@ -178,10 +180,8 @@ func startConsumer(ctx context.Context, wg *sync.WaitGroup, failed chan<- error,
 
 // startReconciler runs the reconciler with the fetcher's clients until ctx
 // is cancelled; it logs its own failures and retries them next pass.
-func startReconciler(ctx context.Context, wg *sync.WaitGroup, js jetstream.JetStream, f *fetch.Fetcher,
-	o reconcile.Options, log *slog.Logger) {
-	r := &reconcile.Reconciler{Clients: f.Clients, Options: o, Skip: f.Skip, Log: log.With("component", "reconciler"),
-		Harvester: &reconcile.Harvester{Fetcher: f, JS: js, Records: f.Records}}
+func startReconciler(ctx context.Context, wg *sync.WaitGroup, f *fetcher.Fetcher, o reconcile.Options, log *slog.Logger) {
+	r := &reconcile.Reconciler{Fetcher: f, Options: o, Log: log.With("component", "reconciler")}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -189,7 +189,7 @@ func startReconciler(ctx context.Context, wg *sync.WaitGroup, js jetstream.JetSt
 	}()
 }
 
-func newFetcher(ctx context.Context, js jetstream.JetStream, cfg config.Config, log *slog.Logger) (*fetch.Fetcher, error) {
+func newFetcher(ctx context.Context, js jetstream.JetStream, cfg config.Config, log *slog.Logger) (*fetcher.Fetcher, error) {
 	store, err := js.ObjectStore(ctx, events.BucketArtifacts)
 	if err != nil {
 		return nil, fmt.Errorf("service: object store: %w", err)
@@ -197,11 +197,11 @@ func newFetcher(ctx context.Context, js jetstream.JetStream, cfg config.Config, 
 	if len(cfg.Accounts) == 0 {
 		log.Warn("no dbt Cloud account configured (DBT_CLOUD_ACCOUNT_ID or HARVESTER_CONFIG): run events are stored but not harvested")
 	}
-	records, err := js.KeyValue(ctx, events.BucketHarvests)
+	l, err := ledger.Open(ctx, js)
 	if err != nil {
-		return nil, fmt.Errorf("service: kv: %w", err)
+		return nil, fmt.Errorf("service: %w", err)
 	}
-	f, err := fetch.New(js, store, records, cfg.Accounts, log.With("component", "fetcher"))
+	f, err := fetcher.New(js, store, l, cfg.Accounts, log.With("component", "fetcher"))
 	if err != nil {
 		return nil, fmt.Errorf("service: %w", err)
 	}
@@ -209,7 +209,7 @@ func newFetcher(ctx context.Context, js jetstream.JetStream, cfg config.Config, 
 	return f, nil
 }
 
-func newNormalizer(ctx context.Context, js jetstream.JetStream, cfg config.Config, log *slog.Logger) (*harvest.Normalizer, error) {
+func newNormalizer(ctx context.Context, js jetstream.JetStream, cfg config.Config, log *slog.Logger) (*normalizer.Normalizer, error) {
 	store, err := js.ObjectStore(ctx, events.BucketArtifacts)
 	if err != nil {
 		return nil, fmt.Errorf("service: object store: %w", err)
@@ -218,11 +218,11 @@ func newNormalizer(ctx context.Context, js jetstream.JetStream, cfg config.Confi
 	if err != nil {
 		return nil, fmt.Errorf("service: kv: %w", err)
 	}
-	records, err := js.KeyValue(ctx, events.BucketHarvests)
+	l, err := ledger.Open(ctx, js)
 	if err != nil {
-		return nil, fmt.Errorf("service: kv: %w", err)
+		return nil, fmt.Errorf("service: %w", err)
 	}
-	return &harvest.Normalizer{JS: js, Store: store, KV: kv, Records: records, IncludeCode: cfg.IncludeCode,
+	return &normalizer.Normalizer{JS: js, Store: store, KV: kv, Ledger: l, IncludeCode: cfg.IncludeCode,
 		Log: log.With("component", "normalizer")}, nil
 }
 

@@ -14,6 +14,14 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dbt-harvester/harvester/events"
+	"github.com/dbt-harvester/harvester/services/internal/ledger"
+)
+
+// Durable consumer names: the stages' shared pull consumers. Bookkeeping, not
+// the public contract; each stage's binary is named after its consumer.
+const (
+	DurableFetcher    = "fetcher"    // on DBT_RUNS, completed runs only
+	DurableNormalizer = "normalizer" // on DBT_ARTIFACTS
 )
 
 // Config holds the limits an operator may change. The zero value is usable.
@@ -89,13 +97,13 @@ func (c Config) Consumers() map[string]jetstream.ConsumerConfig {
 	c.setDefaults()
 	return map[string]jetstream.ConsumerConfig{
 		events.StreamRuns: {
-			Durable: events.DurableFetcher, Description: "fetches the artifacts of completed runs",
+			Durable: DurableFetcher, Description: "fetches the artifacts of completed runs",
 			FilterSubject: events.RunCompletedSubjects, AckPolicy: jetstream.AckExplicitPolicy,
 			DeliverPolicy: jetstream.DeliverAllPolicy, AckWait: c.FetcherAckWait,
 			MaxDeliver: c.FetcherMaxDeliver, MaxAckPending: 64, Replicas: c.Replicas,
 		},
 		events.StreamArtifacts: {
-			Durable: events.DurableNormalizer, Description: "normalizes fetched artifacts into assets",
+			Durable: DurableNormalizer, Description: "normalizes fetched artifacts into assets",
 			FilterSubject: events.ArtifactsSubjects, AckPolicy: jetstream.AckExplicitPolicy,
 			DeliverPolicy: jetstream.DeliverAllPolicy, AckWait: c.NormalizerAckWait,
 			MaxDeliver: c.NormalizerMaxDeliver, MaxAckPending: 16, Replicas: c.Replicas,
@@ -125,10 +133,10 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c Config) error {
 		return fmt.Errorf("topology: ensure kv %s: %w", events.BucketAssets, err)
 	}
 	if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: events.BucketHarvests, Description: "how each run's latest harvest ended: <account>.<run>",
+		Bucket: ledger.Bucket, Description: "how each run's latest harvest ended: <account>.<run>",
 		Storage: jetstream.FileStorage, Replicas: c.Replicas, History: 5,
 	}); err != nil {
-		return fmt.Errorf("topology: ensure kv %s: %w", events.BucketHarvests, err)
+		return fmt.Errorf("topology: ensure kv %s: %w", ledger.Bucket, err)
 	}
 	for stream, cc := range c.Consumers() {
 		if _, err := js.CreateOrUpdateConsumer(ctx, stream, cc); err != nil {

@@ -7,6 +7,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dbt-harvester/harvester/events"
+	"github.com/dbt-harvester/harvester/services/internal/ledger"
 	"github.com/dbt-harvester/harvester/services/internal/natstest"
 )
 
@@ -51,7 +52,7 @@ func TestEnsureIsIdempotentAndUpdates(t *testing.T) {
 			t.Errorf("consumer %s: %+v", want.Durable, got)
 		}
 	}
-	for _, b := range []string{events.BucketAssets, events.BucketHarvests} {
+	for _, b := range []string{events.BucketAssets, ledger.Bucket} {
 		if _, err := js.KeyValue(ctx, b); err != nil {
 			t.Errorf("KeyValue(%s): %v", b, err)
 		}

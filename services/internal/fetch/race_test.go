@@ -1,7 +1,0 @@
-//go:build race
-
-package fetch
-
-// raceEnabled: the race detector slows generation and parsing about tenfold,
-// so the large-file test uses a smaller project under it.
-const raceEnabled = true

@@ -1,0 +1,253 @@
+// Package harvest is the normalizer service: for every artifacts-fetched event
+// on DBT_ARTIFACTS it streams the run's artifacts out of the object store,
+// normalizes them (package normalize), and publishes one asset event per
+// asset and then one harvest-completed event on DBT_METADATA.
+//
+// # What is acked, retried and owned
+//
+// Handle returns nil (ack) once the closing harvest event is stored. A
+// malformed artifact or a missing object is permanent: GiveUp then publishes
+// dbt.harvester.harvest.failed with the reason, and the message is
+// terminated. Publish failures are transient and redelivered; since every
+// event ID is deterministic (run, generation, asset), a redelivered harvest
+// republishes the same IDs and subscribers see each asset once.
+//
+// # State
+//
+// The KV bucket DBT_ASSETS holds each asset's latest state under
+// <account>.<project>.<environment>.<escaped unique_id>. Before publishing,
+// the normalizer reads the environment's previous state and marks every asset
+// new, changed (with the top-level fields that changed) or unchanged; assets
+// of the environment that are no longer in the project are listed as removed
+// on the harvest event and deleted from the bucket. One normalizer at a time
+// should harvest a given environment for these marks to be exact.
+package normalizer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dbt-harvester/harvester/events"
+	"github.com/dbt-harvester/harvester/services/internal/ledger"
+	"github.com/dbt-harvester/harvester/services/internal/normalize"
+	"github.com/dbt-harvester/harvester/services/internal/publish"
+	"github.com/dbt-harvester/harvester/services/internal/retry"
+)
+
+// Normalizer publishes harvested metadata.
+type Normalizer struct {
+	JS          jetstream.JetStream
+	Store       jetstream.ObjectStore
+	KV          jetstream.KeyValue // DBT_ASSETS
+	Ledger      *ledger.Ledger     // DBT_HARVESTS
+	Log         *slog.Logger
+	Now         func() time.Time
+	IncludeCode bool
+	Window      int // unacknowledged asynchronous publishes at most; default 256
+}
+
+func (n *Normalizer) now() time.Time {
+	if n.Now != nil {
+		return n.Now()
+	}
+	return time.Now()
+}
+
+func (n *Normalizer) log() *slog.Logger {
+	if n.Log != nil {
+		return n.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// Handle is the consume.Handler for artifacts-fetched events.
+// The events it publishes carry the artifacts event's trace context.
+func (n *Normalizer) Handle(ctx context.Context, msg jetstream.Msg) error {
+	fetched, trace, err := fetchedOf(msg.Data())
+	if err != nil {
+		return retry.Permanent(err)
+	}
+	_, err = n.Harvest(events.WithTrace(ctx, trace), fetched)
+	return err
+}
+
+func fetchedOf(data []byte) (events.ArtifactsFetched, events.Trace, error) {
+	ev, err := events.Decode(data)
+	if err != nil {
+		return events.ArtifactsFetched{}, events.Trace{}, fmt.Errorf("read artifacts event: %w", err)
+	}
+	fetched, err := events.DataAs[events.ArtifactsFetched](ev)
+	return fetched, events.TraceOf(ev), err
+}
+
+// GiveUp is the consume.Options.OnGiveUp hook: it closes the harvest with a
+// harvest-failed event.
+func (n *Normalizer) GiveUp(ctx context.Context, msg jetstream.Msg, cause error) {
+	fetched, trace, err := fetchedOf(msg.Data())
+	if err != nil {
+		n.log().Error("cannot report failed harvest: unreadable artifacts event", "err", err)
+		return
+	}
+	ctx = events.WithTrace(ctx, trace)
+	failed := events.HarvestFailed{Run: fetched.Run, Generation: fetched.Generation, Stage: "normalize",
+		Reason: cause.Error(), Fix: normalizeFix(cause), FailedAt: n.now().UTC()}
+	if err := n.Ledger.Fail(ctx, failed); err != nil {
+		n.log().Error("cannot publish harvest.failed", "run", fetched.Run.RunID, "err", err)
+	}
+}
+
+// Harvest normalizes one run's artifacts and publishes the metadata; its
+// events carry a child of ctx's trace context (events.WithTrace), if any.
+func (n *Normalizer) Harvest(ctx context.Context, fetched events.ArtifactsFetched) (events.HarvestCompleted, error) {
+	started := n.now()
+	ref := fetched.Run.RunRef
+	in, closeAll, err := n.open(ctx, fetched)
+	if err != nil {
+		return events.HarvestCompleted{}, err
+	}
+	defer closeAll()
+	prev, err := loadState(ctx, n.KV, n.Store, ref)
+	if err != nil {
+		return events.HarvestCompleted{}, err
+	}
+	trace := events.TraceFrom(ctx).Child() // the normalization's span
+	pub := &assetPublisher{n: n, ref: ref, gen: fetched.Generation, prev: prev, seen: map[string]bool{}, trace: trace,
+		batch: publish.NewBatch(n.JS, cmpOr(n.Window, 256)), changes: map[string]int{}}
+	sum, err := normalize.JSON(ctx, in, normalize.Options{Ref: ref, IncludeCode: n.IncludeCode}, pub.emit)
+	if err != nil {
+		return events.HarvestCompleted{}, fmt.Errorf("normalize run %d: %w", ref.RunID, err)
+	}
+	if err := pub.batch.Wait(ctx); err != nil {
+		return events.HarvestCompleted{}, err
+	}
+	removed, err := pub.removeVanished(ctx)
+	if err != nil {
+		return events.HarvestCompleted{}, err
+	}
+	done := events.HarvestCompleted{
+		Run: fetched.Run, Generation: fetched.Generation, Assets: sum.Assets, Counts: sum.Counts,
+		ResultStatuses: sum.ResultStatuses, Tests: sum.Tests, Changes: pub.changes, Removed: removed,
+		ArtifactVersions: versions(fetched, sum), Project: sum.Project, Groups: sum.Groups, Absent: fetched.Absent,
+		Warnings: warnings(fetched, sum, pub.warnings), StartedAt: started.UTC(), CompletedAt: n.now().UTC(),
+	}
+	done.NormalizeMillis = done.CompletedAt.Sub(done.StartedAt).Milliseconds()
+	ev, err := events.New(events.TypeHarvestCompleted, events.HarvestID(ref, fetched.Generation), ref, "", done.CompletedAt, done)
+	if err != nil {
+		return done, retry.Permanent(err)
+	}
+	events.SetTrace(&ev, trace)
+	if _, err := publish.Event(ctx, n.JS, events.HarvestSubject(ref), ev); err != nil {
+		return done, err
+	}
+	if err := n.Ledger.Put(ctx, ledger.Record{Run: ref, Generation: done.Generation,
+		Status: ledger.Completed, Assets: done.Assets, At: done.CompletedAt}); err != nil {
+		return done, err
+	}
+	n.log().Info("harvest completed", "account", ref.AccountID, "run", ref.RunID, "assets", done.Assets,
+		"ms", done.NormalizeMillis, "warnings", len(done.Warnings))
+	return done, nil
+}
+
+// open starts streaming each stored artifact out of the object store; the
+// manifest can be opened again for the normalizer's second pass. An object
+// that is not there is permanent: the fetcher stored it before it published.
+func (n *Normalizer) open(ctx context.Context, fetched events.ArtifactsFetched) (normalize.Input, func(), error) {
+	return normalize.Open(fetched.Artifacts, func(key string) (io.ReadCloser, error) {
+		r, err := n.get(ctx, key)
+		if errors.Is(err, jetstream.ErrObjectNotFound) {
+			err = retry.Permanent(err)
+		}
+		return r, err
+	})
+}
+
+// stallLimit is how long a read of a stored artifact may go without data.
+// The object store never pauses that long; its reader does wait forever for
+// chunks that were purged under it (a second fetch of the same run
+// replaced the object while the normalizer read it), returning no data
+// every 5 s. The harvest then fails, transiently, and is tried again on
+// the object that replaced it.
+const stallLimit = 30 * time.Second
+
+// errStalled is the error of an artifact read that made no progress for
+// stallLimit.
+var errStalled = errors.New("no data from the object store: the object was replaced or removed while it was read")
+
+// get opens a stored artifact, its reads guarded against stalling.
+func (n *Normalizer) get(ctx context.Context, key string) (io.ReadCloser, error) {
+	obj, err := n.Store.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return &stallGuard{ReadCloser: obj, key: key, limit: stallLimit}, nil
+}
+
+// stallGuard fails a read that returns no data and no error for limit,
+// instead of letting the caller ask again forever.
+type stallGuard struct {
+	io.ReadCloser
+	key   string
+	limit time.Duration
+}
+
+func (g *stallGuard) Read(p []byte) (int, error) {
+	start := time.Now()
+	for {
+		n, err := g.ReadCloser.Read(p)
+		if n > 0 || err != nil || len(p) == 0 {
+			return n, err
+		}
+		if time.Since(start) >= g.limit {
+			return 0, fmt.Errorf("read %s: %w", g.key, errStalled)
+		}
+		time.Sleep(10 * time.Millisecond) // a reader that does not wait itself is not spun on
+	}
+}
+
+func versions(fetched events.ArtifactsFetched, sum normalize.Summary) map[string]string {
+	out := map[string]string{}
+	for _, a := range fetched.Artifacts {
+		if a.SchemaVersion != "" {
+			out[a.Name] = a.SchemaVersion
+		}
+	}
+	for k, v := range sum.ArtifactVersions {
+		out[k] = v
+	}
+	return out
+}
+
+func warnings(fetched events.ArtifactsFetched, sum normalize.Summary, own []string) []string {
+	out := append([]string{}, fetched.Warnings...)
+	for _, a := range fetched.Absent {
+		if a.Name == events.SemanticManifestJSON {
+			continue // optional: dbt before 1.6 writes none; listed in absent, not a warning
+		}
+		out = append(out, a.Reason)
+	}
+	out = append(out, sum.Warnings...)
+	return append(out, own...)
+}
+
+func cmpOr(a, b int) int {
+	if a > 0 {
+		return a
+	}
+	return b
+}
+
+// encodeAsset is the JSON of an asset as events carry it.
+func encodeAsset(a events.Asset) ([]byte, error) {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return nil, fmt.Errorf("encode asset %s: %w", a.UniqueID, err)
+	}
+	return b, nil
+}
