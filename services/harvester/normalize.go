@@ -8,13 +8,9 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/dbt-harvester/harvester/events"
-	"github.com/dbt-harvester/harvester/services/internal/artifact"
 	"github.com/dbt-harvester/harvester/services/internal/normalize"
 )
 
@@ -45,11 +41,12 @@ func runNormalize(ctx context.Context, args []string, getenv func(string) string
 		fs.Usage()
 		return errors.New("normalize: no PATH given")
 	}
-	files, err := findArtifacts(paths)
+	in, closeAll, err := normalize.OpenPaths(paths)
 	if err != nil {
 		return err
 	}
-	return normalizeFiles(ctx, files, normalize.Options{Ref: ref, IncludeCode: *includeCode}, stdout, stderr)
+	defer closeAll()
+	return normalizeInput(ctx, in, normalize.Options{Ref: ref, IncludeCode: *includeCode}, stdout, stderr)
 }
 
 // parseInterleaved parses flags that may come before, between or after the
@@ -66,102 +63,6 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
-}
-
-// findArtifacts maps artifact file names (manifest.json, ...) to paths.
-func findArtifacts(paths []string) (map[string]string, error) {
-	files := map[string]string{}
-	add := func(name, path string) error {
-		if prev, ok := files[name]; ok && prev != path {
-			return fmt.Errorf("normalize: two %s: %s and %s", name, prev, path)
-		}
-		files[name] = path
-		return nil
-	}
-	for _, p := range paths {
-		st, err := os.Stat(p)
-		if err != nil {
-			return nil, fmt.Errorf("normalize: %w", err)
-		}
-		if st.IsDir() {
-			for _, name := range knownArtifacts() {
-				if _, err := os.Stat(filepath.Join(p, name)); err == nil {
-					if err := add(name, filepath.Join(p, name)); err != nil {
-						return nil, err
-					}
-				}
-			}
-			continue
-		}
-		name, err := artifactName(p)
-		if err != nil {
-			return nil, err
-		}
-		if err := add(name, p); err != nil {
-			return nil, err
-		}
-	}
-	if files[events.ManifestJSON] == "" {
-		return nil, fmt.Errorf("normalize: no manifest.json in %s", strings.Join(paths, ", "))
-	}
-	return files, nil
-}
-
-func knownArtifacts() []string {
-	return []string{events.ManifestJSON, events.RunResultsJSON, events.CatalogJSON, events.SourcesJSON, events.SemanticManifestJSON}
-}
-
-// artifactName recognises a file by its name, else by its content.
-func artifactName(path string) (string, error) {
-	if base := filepath.Base(path); slices.Contains(knownArtifacts(), base) {
-		return base, nil
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return "", fmt.Errorf("normalize: %w", err)
-	}
-	defer f.Close()
-	kind, err := artifact.Sniff(bufio.NewReader(f))
-	if err != nil {
-		return "", fmt.Errorf("normalize: %s: %w", path, err)
-	}
-	name := kind.FileName()
-	if kind == "" || !slices.Contains(knownArtifacts(), name) {
-		return "", fmt.Errorf("normalize: %s is not a dbt artifact this command reads", path)
-	}
-	return name, nil
-}
-
-// normalizeFiles opens the artifacts and writes the assets and the summary.
-func normalizeFiles(ctx context.Context, files map[string]string, opts normalize.Options, stdout, stderr io.Writer) error {
-	readers := map[string]io.Reader{}
-	for name, path := range files {
-		f, err := os.Open(path)
-		if err != nil {
-			return fmt.Errorf("normalize: %w", err)
-		}
-		defer f.Close()
-		readers[name] = bufio.NewReaderSize(f, 256<<10)
-	}
-	in := normalize.Input{
-		Manifest:         readers[events.ManifestJSON],
-		RunResults:       readers[events.RunResultsJSON],
-		Catalog:          readers[events.CatalogJSON],
-		Sources:          readers[events.SourcesJSON],
-		SemanticManifest: readers[events.SemanticManifestJSON],
-		// The normalizer reads the manifest twice rather than hold it.
-		ReopenManifest: func() (io.ReadCloser, error) {
-			f, err := os.Open(files[events.ManifestJSON])
-			if err != nil {
-				return nil, err
-			}
-			return struct {
-				io.Reader
-				io.Closer
-			}{bufio.NewReaderSize(f, 256<<10), f}, nil
-		},
-	}
-	return normalizeInput(ctx, in, opts, stdout, stderr)
 }
 
 // normalizeInput writes the assets of in as NDJSON to stdout and the summary

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,52 +13,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dbt-harvester/harvester/events"
 	"github.com/dbt-harvester/harvester/services/internal/config"
-	"github.com/dbt-harvester/harvester/services/internal/dbtcloud"
 	"github.com/dbt-harvester/harvester/services/internal/devcloud"
-	"github.com/dbt-harvester/harvester/services/internal/gen"
 	"github.com/dbt-harvester/harvester/services/internal/ledger"
-	"github.com/dbt-harvester/harvester/services/internal/natsconn"
 	"github.com/dbt-harvester/harvester/services/internal/service"
+	"github.com/dbt-harvester/harvester/services/internal/servicetest"
 )
-
-const (
-	testToken  = "ops-test-token"
-	testSecret = "ops-test-secret"
-	testJob    = 300
-)
-
-// testArtifacts writes a small generated dbt project's artifacts once per test.
-func testArtifacts(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	if _, err := gen.Write(dir, gen.DefaultOptions(4)); err != nil {
-		t.Fatalf("gen.Write: %v", err)
-	}
-	return dir
-}
-
-// account is one simulated account: project 100 "analytics", environment
-// 200 "Production", deploy job 300 with runs finished days ago, CI job 301.
-func account(dir string, runs int, docs, freshness bool, hooks ...devcloud.WebhookSpec) devcloud.AccountSpec {
-	var rs []devcloud.RunSpec
-	now := time.Now().UTC()
-	for i := runs; i >= 1; i-- {
-		rs = append(rs, devcloud.RunSpec{ID: int64(1000 + runs - i), Status: 10, FinishedAt: now.Add(-time.Duration(i) * 24 * time.Hour)})
-	}
-	return devcloud.AccountSpec{ID: 1, Name: "Acme", Token: testToken, Webhooks: hooks,
-		Projects: []devcloud.ProjectSpec{{ID: 100, Name: "analytics", Environments: []devcloud.EnvironmentSpec{{
-			ID: 200, Name: "Production", DeploymentType: "production",
-			Jobs: []devcloud.JobSpec{
-				{ID: testJob, Name: "Nightly", GenerateDocs: docs, RunGenerateSources: freshness, ArtifactsDir: dir, Runs: rs},
-				{ID: 301, Name: "CI", JobType: "ci", ArtifactsDir: dir},
-			},
-		}}}}}
-}
 
 // pipeline is a running harvester (service.Run with embedded NATS) and a
 // dbt Cloud simulator whose world can be swapped between cases.
@@ -86,44 +48,11 @@ func newCloud(t *testing.T) *pipeline {
 func startPipeline(t *testing.T, roles service.Roles) *pipeline {
 	t.Helper()
 	p := newCloud(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	ready, done := make(chan service.Info, 1), make(chan error, 1)
-	cfg := config.Config{
+	sp := servicetest.Start(t, service.Options{Roles: roles, Config: config.Config{
 		Accounts:       []config.Account{{ID: 1, AccessURL: p.api.URL, Token: testToken}},
 		WebhookSecrets: []config.Secret{testSecret},
-		HTTPAddr:       "127.0.0.1:0",
-		NATS:           natsconn.Options{StoreDir: t.TempDir(), Listen: "127.0.0.1:-1"},
-	}
-	go func() {
-		done <- service.Run(ctx, service.Options{Config: cfg, Roles: roles, Ready: func(i service.Info) { ready <- i },
-			Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))})
-	}()
-	var info service.Info
-	select {
-	case info = <-ready:
-	case err := <-done:
-		t.Fatalf("service.Run: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("service.Run not ready after 30s")
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("service.Run after cancel = %v", err)
-		}
-	})
-	p.natsURL = info.NATSURL
-	if info.HTTPAddr != nil {
-		p.hookURL = "http://" + info.HTTPAddr.String() + dbtcloud.WebhookPath
-	}
-	nc, err := nats.Connect(p.natsURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	if p.js, err = jetstream.New(nc); err != nil {
-		t.Fatal(err)
-	}
+	}})
+	p.natsURL, p.hookURL, p.js = sp.Info.NATSURL, sp.HookURL, sp.JS
 	return p
 }
 

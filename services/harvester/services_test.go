@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -19,6 +17,7 @@ import (
 	"github.com/dbt-harvester/harvester/services/internal/devcloud"
 	"github.com/dbt-harvester/harvester/services/internal/gen"
 	"github.com/dbt-harvester/harvester/services/internal/natstest"
+	"github.com/dbt-harvester/harvester/services/internal/proc"
 )
 
 // The receiver, fetcher and normalizer binaries, each its own process against
@@ -121,12 +120,11 @@ func TestSeparateServiceBinaries(t *testing.T) {
 
 func freePort(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ports, err := proc.FreePorts(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	return ports[0]
 }
 
 func waitHTTP(t *testing.T, url string) {

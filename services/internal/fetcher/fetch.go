@@ -1,7 +1,8 @@
-// Package fetch is the fetcher: for every completed run on DBT_RUNS it reads
-// the run from the dbt Cloud Admin API, streams the run's artifacts into the
-// object store DBT_ARTIFACTS, and publishes one artifacts-fetched event on
-// DBT_ARTIFACTS listing what was stored and what is absent, and why.
+// Package fetcher is the fetcher stage (binary and durable consumer
+// "fetcher"): for every completed run on DBT_RUNS it reads the run from the
+// dbt Cloud Admin API, streams the run's artifacts into the object store
+// DBT_ARTIFACTS, and publishes one artifacts-fetched event on DBT_ARTIFACTS
+// listing what was stored and what is absent, and why.
 //
 // # What is fetched
 //

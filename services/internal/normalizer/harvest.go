@@ -1,7 +1,8 @@
-// Package harvest is the normalizer service: for every artifacts-fetched event
-// on DBT_ARTIFACTS it streams the run's artifacts out of the object store,
-// normalizes them (package normalize), and publishes one asset event per
-// asset and then one harvest-completed event on DBT_METADATA.
+// Package normalizer is the normalizer stage (binary and durable consumer
+// "normalizer"): for every artifacts-fetched event on DBT_ARTIFACTS it
+// streams the run's artifacts out of the object store, normalizes them
+// (package normalize), and publishes one asset event per asset and then one
+// harvest-completed event on DBT_METADATA.
 //
 // # What is acked, retried and owned
 //

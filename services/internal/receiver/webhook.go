@@ -1,5 +1,6 @@
-// Package webhook is the receiver: it takes dbt Cloud's job run webhooks over
-// HTTP and stores each one on stream DBT_RUNS as a CloudEvent.
+// Package receiver is the receiver stage (binary "receiver"): it takes dbt
+// Cloud's job run webhooks over HTTP and stores each one on stream DBT_RUNS
+// as a CloudEvent.
 //
 // POST /webhooks/dbt-cloud answers
 //   - 202 once JetStream stored the event, 200 when it already had it (dbt

@@ -1,4 +1,4 @@
-package service
+package service_test
 
 import (
 	"context"
@@ -12,18 +12,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dbt-harvester/harvester/events"
 	"github.com/dbt-harvester/harvester/services/internal/config"
-	"github.com/dbt-harvester/harvester/services/internal/dbtcloud"
 	"github.com/dbt-harvester/harvester/services/internal/devcloud"
 	"github.com/dbt-harvester/harvester/services/internal/gen"
 	"github.com/dbt-harvester/harvester/services/internal/ledger"
-	"github.com/dbt-harvester/harvester/services/internal/natsconn"
 	"github.com/dbt-harvester/harvester/services/internal/receiver"
 	"github.com/dbt-harvester/harvester/services/internal/schematest"
+	"github.com/dbt-harvester/harvester/services/internal/service"
+	"github.com/dbt-harvester/harvester/services/internal/servicetest"
 )
 
 const (
@@ -33,9 +32,9 @@ const (
 
 // pipeline is `harvester serve` and the dbt Cloud simulator, in process.
 type pipeline struct {
-	cloud   *devcloud.Server
-	hookURL string
-	js      jetstream.JetStream
+	*servicetest.Pipeline
+	cloud *devcloud.Server
+	js    jetstream.JetStream
 }
 
 func startPipeline(t *testing.T, artifacts string) *pipeline {
@@ -43,52 +42,19 @@ func startPipeline(t *testing.T, artifacts string) *pipeline {
 	var handler atomic.Pointer[http.Handler]
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*handler.Load()).ServeHTTP(w, r) }))
 	t.Cleanup(api.Close)
-
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan Info, 1)
-	done := make(chan error, 1)
-	cfg := config.Config{
+	sp := servicetest.Start(t, service.Options{Config: config.Config{
 		Accounts:       []config.Account{{ID: 1, AccessURL: api.URL, Token: testToken}},
 		WebhookSecrets: []config.Secret{"old-secret", testSecret},
-		HTTPAddr:       "127.0.0.1:0",
-		NATS:           natsconn.Options{StoreDir: t.TempDir(), Listen: "127.0.0.1:-1"},
 		Tracing:        true,
-	}
-	go func() {
-		done <- Run(ctx, Options{Config: cfg, Roles: Roles{Receiver: true, Fetcher: true, Normalizer: true}, Ready: func(i Info) { ready <- i }})
-	}()
-	var info Info
-	select {
-	case info = <-ready:
-	case err := <-done:
-		t.Fatalf("service.Run: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("service.Run not ready after 30s")
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("service.Run after cancel = %v, want nil", err)
-		}
-	})
-	p := &pipeline{hookURL: "http://" + info.HTTPAddr.String() + dbtcloud.WebhookPath}
-	cloud, err := devcloud.New(devcloud.Config{Token: testToken, ArtifactsDir: artifacts, WebhookURL: p.hookURL,
+	}})
+	cloud, err := devcloud.New(devcloud.Config{Token: testToken, ArtifactsDir: artifacts, WebhookURL: sp.HookURL,
 		WebhookSecret: testSecret, WebhookBackoff: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatalf("devcloud.New: %v", err)
 	}
 	h := cloud.Handler()
 	handler.Store(&h)
-	p.cloud = cloud
-	nc, err := nats.Connect(info.NATSURL)
-	if err != nil {
-		t.Fatalf("connect to %s: %v", info.NATSURL, err)
-	}
-	t.Cleanup(nc.Close)
-	if p.js, err = jetstream.New(nc); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return &pipeline{Pipeline: sp, cloud: cloud, js: sp.JS}
 }
 
 // harvest collects DBT_METADATA events from the start until the harvest closes.
@@ -305,7 +271,7 @@ func TestEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := postHook(t, p.hookURL, ev.Data(), receiver.Sign([]byte(testSecret), ev.Data())); got != http.StatusOK {
+		if got := postHook(t, p.HookURL, ev.Data(), receiver.Sign([]byte(testSecret), ev.Data())); got != http.StatusOK {
 			t.Fatalf("redelivery status = %d, want 200", got)
 		}
 		// A second completed webhook for the same run with a new eventId
@@ -325,7 +291,7 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("bad signature stores nothing", func(t *testing.T) {
 		before := streamCounts(t, p.js)
 		body := []byte(`{"accountId":1,"eventId":"wev_forged","eventType":"job.run.completed","data":{"jobId":"300","runId":"401","environmentId":"200","projectId":"100"}}`)
-		if got := postHook(t, p.hookURL, body, receiver.Sign([]byte("guess"), body)); got != http.StatusUnauthorized {
+		if got := postHook(t, p.HookURL, body, receiver.Sign([]byte("guess"), body)); got != http.StatusUnauthorized {
 			t.Errorf("forged webhook status = %d, want 401", got)
 		}
 		time.Sleep(500 * time.Millisecond)
