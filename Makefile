@@ -5,7 +5,7 @@ MODULES = $(shell $(GO) list -m -f '{{.Dir}}')
 BIN := bin
 FUZZTIME ?= 10s
 
-.PHONY: all build demo run test bench bench-large fuzz lint vet fmt clean
+.PHONY: all build demo run test bench bench-large fuzz lint lint-k8s vet fmt clean
 
 all: build
 
@@ -49,11 +49,11 @@ vet:
 fmt:
 	gofmt -w events services
 
-## lint: gofmt, go vet, then golangci-lint with STYLE.md's set (.golangci.yml) in every module;
-## golangci-lint is built once into bin/tools from the module proxy (a pinned version).
+## lint: gofmt, go vet, then golangci-lint with STYLE.md's set (.golangci.yml) in every module,
+## and lint-k8s (below); golangci-lint is built once into bin/tools from the module proxy (a pinned version).
 GOLANGCI_LINT_VERSION ?= v2.15.0
 GOLANGCI_LINT := $(CURDIR)/$(BIN)/tools/golangci-lint-$(GOLANGCI_LINT_VERSION)
-lint: vet $(GOLANGCI_LINT)
+lint: vet $(GOLANGCI_LINT) lint-k8s
 	@test -z "$$(gofmt -l events services)" || (gofmt -l events services; echo "gofmt: files above need formatting"; exit 1)
 	@set -e; for m in $(MODULES); do (cd $$m && $(GOLANGCI_LINT) run ./...); done
 
@@ -61,6 +61,40 @@ $(GOLANGCI_LINT):
 	@mkdir -p $(BIN)/tools
 	GOBIN=$(CURDIR)/$(BIN)/tools $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	mv $(BIN)/tools/golangci-lint $(GOLANGCI_LINT)
+
+## lint-k8s: kubeconform (strict) validates deploy/k8s against the JSON schemas of Kubernetes
+## KUBERNETES_VERSION's API, made offline from the OpenAPI document the k8s.io/kubernetes module
+## ships (services/internal/deploytest/k8sschema), both fetched once through the Go module proxy
+## into bin/tools; then it checks that every deliberately broken manifest in
+## services/internal/deploytest/testdata/k8s-broken is rejected.
+KUBECONFORM_VERSION ?= v0.8.0
+KUBERNETES_VERSION ?= 1.37.2
+KUBECONFORM := $(CURDIR)/$(BIN)/tools/kubeconform-$(KUBECONFORM_VERSION)
+K8S_SCHEMAS := $(CURDIR)/$(BIN)/tools/k8s-schemas
+K8S_SCHEMA_STAMP := $(K8S_SCHEMAS)/v$(KUBERNETES_VERSION)-standalone-strict/.complete
+K8S_BROKEN := services/internal/deploytest/testdata/k8s-broken
+KUBECONFORM_FLAGS = -strict -summary -kubernetes-version $(KUBERNETES_VERSION) \
+  -schema-location '$(K8S_SCHEMAS)/{{ .NormalizedKubernetesVersion }}-standalone{{ .StrictSuffix }}/{{ .ResourceKind }}{{ .KindSuffix }}.json' \
+  -skip Kustomization -ignore-filename-pattern 'nats-values\.yaml$$'
+lint-k8s: $(KUBECONFORM) $(K8S_SCHEMA_STAMP)
+	$(KUBECONFORM) $(KUBECONFORM_FLAGS) deploy/k8s
+	@n=0; for f in $(K8S_BROKEN)/*.yaml; do n=$$((n+1)); \
+	  if $(KUBECONFORM) $(KUBECONFORM_FLAGS) $$f >/dev/null 2>&1; then \
+	    echo "lint-k8s: kubeconform accepted $$f, a broken manifest: the check checks nothing"; exit 1; fi; \
+	done; test $$n -gt 0 && echo "lint-k8s: kubeconform rejects each of the $$n broken manifests in $(K8S_BROKEN)"
+
+$(KUBECONFORM):
+	@mkdir -p $(BIN)/tools
+	GOBIN=$(CURDIR)/$(BIN)/tools $(GO) install github.com/yannh/kubeconform/cmd/kubeconform@$(KUBECONFORM_VERSION)
+	mv $(BIN)/tools/kubeconform $(KUBECONFORM)
+
+$(K8S_SCHEMA_STAMP): $(wildcard services/internal/deploytest/k8sschema/*.go)
+	@rm -rf $(dir $(K8S_SCHEMA_STAMP)) && mkdir -p $(BIN)/tools
+	cd $(BIN)/tools && GOWORK=off $(GO) mod download k8s.io/kubernetes@v$(KUBERNETES_VERSION)
+	cd services && $(GO) run ./internal/deploytest/k8sschema \
+	  -swagger "$$($(GO) env GOMODCACHE)/k8s.io/kubernetes@v$(KUBERNETES_VERSION)/api/openapi-spec/swagger.json" \
+	  -out $(dir $(K8S_SCHEMA_STAMP))
+	touch $@
 
 clean:
 	rm -rf $(BIN) demo
