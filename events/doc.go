@@ -5,11 +5,24 @@
 //
 // # Usage
 //
-// Producers build an event with [New] and encode it with [Encode] (CloudEvents
-// 1.0, structured JSON mode, Content-Type [ContentType]); they publish it with
-// the Nats-Msg-Id header set to the event's ID. Consumers call [Decode] and then
-// [DataAs] for the typed data. Subscribers that only read metadata subscribe to
-// [MetadataSubjects] on stream [StreamMetadata].
+// Producers build a [Message] with the constructor of its event type
+// ([NewRunEvent], [NewArtifactsFetched], [NewAssetHarvested] or
+// [NewAssetHarvestedJSON], [NewHarvestCompleted], [NewHarvestFailed]): it
+// derives the CloudEvent type, the ID, the NATS subject and the dataschema
+// from the data, so they cannot disagree. They encode its Event with [Encode]
+// (CloudEvents 1.0, structured JSON mode, Content-Type [ContentType]) and
+// publish it on its Subject with the Nats-Msg-Id header set to the event's
+// ID. Consumers call [Decode] and then [DataAs] for the typed data.
+// Subscribers that only read metadata subscribe to [MetadataSubjects] on
+// stream [StreamMetadata].
+//
+// # Schemas
+//
+// Each event's dataschema attribute ([DataSchema]) is the URI of the JSON
+// Schema that its data adheres to, as CloudEvents 1.0 defines it: the
+// repository's schemas/data/<file>. The schema of the whole message,
+// envelope and data ([MessageSchema]), is schemas/<file>, the payload that
+// schemas/asyncapi.yaml names.
 //
 // # Delivery guarantees
 //
@@ -18,7 +31,11 @@
 // account, the run, the stage, the asset and the harvest generation (see
 // [ArtifactsID], [AssetID], [HarvestID]). A retry anywhere in the pipeline
 // therefore republishes the same ID and is absorbed by JetStream's duplicate
-// window, while a deliberate re-harvest uses a new generation and is not.
+// window, while a deliberate re-harvest uses a new generation and is not: a
+// replay stores the run event again with the ID [ReplayID] (the eventId
+// followed by /g<generation>) and the generation in the [ExtGeneration]
+// extension, which [GenerationOf] reads, and every downstream ID of that
+// harvest carries the generation.
 // Streams keep history (limits retention), so a subscriber may replay.
 //
 // # IDs

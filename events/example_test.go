@@ -10,21 +10,22 @@ import (
 // A subscriber reads an asset event from DBT_METADATA.
 func ExampleDataAs() {
 	r := events.RunRef{AccountID: 1, ProjectID: 100, EnvironmentID: 200, JobID: 300, RunID: 400}
-	ev, _ := events.New(events.TypeAssetHarvested, events.AssetID(r, 1, "model.shop.orders"), r, "model.shop.orders",
-		time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), events.Asset{
-			AssetID: events.StableAssetID(1, 100, 200, "model.shop.orders"), RunRef: r,
-			UniqueID: "model.shop.orders", ResourceType: "model", Name: "orders",
-		})
-	payload, _ := events.Encode(ev) // what the NATS message carries
+	m, _ := events.NewAssetHarvested(events.Asset{
+		AssetID: events.StableAssetID(1, 100, 200, "model.shop.orders"), RunRef: r,
+		UniqueID: "model.shop.orders", ResourceType: "model", Name: "orders",
+	}, 1, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), events.Trace{})
+	payload, _ := events.Encode(m.Event) // what the NATS message on m.Subject carries
 
 	got, _ := events.Decode(payload)
 	asset, _ := events.DataAs[events.Asset](got)
-	fmt.Println(events.AssetSubject(r, asset.ResourceType))
+	fmt.Println(m.Subject)
 	fmt.Println(got.ID())
+	fmt.Println(got.DataSchema())
 	fmt.Println(asset.AssetID, asset.Name)
 	// Output:
 	// dbt.metadata.1.100.200.asset.model
 	// 1/400/g1/asset/model.shop.orders
+	// https://dbt-harvester.dev/schemas/data/dbt.harvester.asset.harvested.v1.json
 	// 1/100/200/model.shop.orders orders
 }
 

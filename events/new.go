@@ -1,10 +1,10 @@
 package events
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 )
@@ -13,8 +13,8 @@ import (
 // structured JSON mode.
 const ContentType = "application/cloudevents+json"
 
-// SchemaBase prefixes every dataschema; the rest of the URI is the file name of
-// the event's JSON Schema in the repository's schemas/ folder.
+// SchemaBase prefixes every schema URI; the rest of the URI is the schema's
+// path in the repository's schemas/ folder, which is also its $id.
 const SchemaBase = "https://dbt-harvester.dev/schemas/"
 
 // Extension attribute names (CloudEvents extensions are lowercase alphanumerics).
@@ -25,19 +25,36 @@ const (
 	ExtJob         = "dbtjob"
 	ExtRun         = "dbtrun"
 	// ExtGeneration is carried by a run event that asks for a re-harvest
-	// (`harvester replay`): the harvest generation, a decimal string above 1.
-	// Absent means generation 1.
+	// (`harvester replay`, see [NewRunEvent]): the harvest generation, a
+	// decimal string above 1. Absent means generation 1.
 	ExtGeneration = "harvestgeneration"
 )
 
-// SchemaFile names the JSON Schema (in schemas/) of an event type, version 1.
-// Run webhooks of every kind share one schema.
+// SchemaFile is the file name of the version 1 schemas of an event type: the
+// schema of its data in schemas/data/ and the schema of the whole message in
+// schemas/. Run webhooks of every kind share one file name.
 func SchemaFile(eventType string) string {
 	switch eventType {
 	case TypeRunStarted, TypeRunCompleted, TypeRunErrored:
 		return "com.getdbt.cloud.job.run.v1.json"
 	}
 	return eventType + ".v1.json"
+}
+
+// DataSchema is the dataschema attribute of an event of type eventType: the
+// URI (and $id) of the JSON Schema whose instance is the event's data,
+// schemas/data/<SchemaFile> in the repository, as CloudEvents 1.0 defines
+// dataschema.
+func DataSchema(eventType string) string {
+	return SchemaBase + "data/" + SchemaFile(eventType)
+}
+
+// MessageSchema is the URI (and $id) of the JSON Schema of a whole
+// structured-mode event of type eventType, envelope and data:
+// schemas/<SchemaFile> in the repository, the payload schema that
+// asyncapi.yaml names. Its data member refers to [DataSchema].
+func MessageSchema(eventType string) string {
+	return SchemaBase + SchemaFile(eventType)
 }
 
 // Source is the CloudEvent source of events about runs in account.
@@ -86,40 +103,16 @@ func StableAssetID(account, project, environment int64, uniqueID string) string 
 	return fmt.Sprintf("%d/%d/%d/%s", account, project, environment, uniqueID)
 }
 
-// New builds a CloudEvent of type typ about run r with the given ID, subject
-// and data (encoded as JSON, or used as is when it is a json.RawMessage). It sets
-// the time, the dbt* extensions and the dataschema.
-func New(typ, id string, r RunRef, subject string, at time.Time, data any) (event.Event, error) {
-	ev := event.New(event.CloudEventsVersionV1)
-	ev.SetID(id)
-	ev.SetType(typ)
-	ev.SetSource(Source(r.AccountID))
-	ev.SetTime(at.UTC())
-	if subject != "" {
-		ev.SetSubject(subject)
-	}
-	ev.SetDataSchema(SchemaBase + SchemaFile(typ))
-	ev.SetExtension(ExtAccount, strconv.FormatInt(r.AccountID, 10))
-	ev.SetExtension(ExtProject, strconv.FormatInt(r.ProjectID, 10))
-	ev.SetExtension(ExtEnvironment, strconv.FormatInt(r.EnvironmentID, 10))
-	ev.SetExtension(ExtJob, strconv.FormatInt(r.JobID, 10))
-	ev.SetExtension(ExtRun, strconv.FormatInt(r.RunID, 10))
-	if err := ev.SetData(event.ApplicationJSON, data); err != nil {
-		return event.Event{}, fmt.Errorf("set %s data: %w", typ, err)
-	}
-	if err := ev.Validate(); err != nil {
-		return event.Event{}, fmt.Errorf("validate %s event: %w", typ, err)
-	}
-	return ev, nil
-}
-
 // Encode is the structured-mode JSON of ev, the payload of its NATS message.
+// The data is written as it is, not re-encoded: an event from a constructor
+// of [Message] or from [Decode] has JSON data.
 func Encode(ev event.Event) ([]byte, error) {
-	b, err := json.Marshal(ev)
-	if err != nil {
+	var b bytes.Buffer
+	b.Grow(len(ev.DataEncoded) + 1024) // the envelope is some 500 bytes
+	if err := event.WriteJson(&ev, &b); err != nil {
 		return nil, fmt.Errorf("encode %s event: %w", ev.Type(), err)
 	}
-	return b, nil
+	return b.Bytes(), nil
 }
 
 // Decode reads a structured-mode CloudEvent and validates it.

@@ -51,10 +51,12 @@ func TestTraceChild(t *testing.T) {
 }
 
 func TestTraceOnEvent(t *testing.T) {
-	ev, err := New(TypeHarvestCompleted, "1/2/g1/harvest", RunRef{AccountID: 1, RunID: 2}, "", time.Unix(1700000000, 0), HarvestCompleted{})
+	m, err := NewHarvestCompleted(HarvestCompleted{Run: RunFacts{RunRef: RunRef{AccountID: 1, RunID: 2}}, Generation: 1,
+		CompletedAt: time.Unix(1700000000, 0)}, Trace{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	ev := m.Event
 	if TraceOf(ev) != (Trace{}) {
 		t.Fatalf("a new event carries %+v, want no trace", TraceOf(ev))
 	}

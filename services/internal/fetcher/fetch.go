@@ -274,13 +274,12 @@ func (f *Fetcher) fetch(ctx context.Context, req Request, filtered bool) (events
 	if err != nil {
 		return out, err
 	}
-	ev, err := events.New(events.TypeArtifactsFetched, events.ArtifactsID(out.Run.RunRef, out.Generation),
-		out.Run.RunRef, "", out.FetchedAt, out)
+	// The trace: a new one for a run from the reconciler or a backfill.
+	m, err := events.NewArtifactsFetched(out, req.Trace.Continue(f.Tracing))
 	if err != nil {
 		return out, retry.Permanent(err)
 	}
-	events.SetTrace(&ev, req.Trace.Continue(f.Tracing)) // starts one for a run from the reconciler or a backfill
-	if _, err := publish.Event(ctx, f.JS, events.ArtifactsSubject(out.Run.RunRef), ev); err != nil {
+	if _, err := publish.Event(ctx, f.JS, m); err != nil {
 		return out, err
 	}
 	f.log().Info("artifacts fetched", "account", out.Run.AccountID, "run", out.Run.RunID,

@@ -134,12 +134,11 @@ func (l *Ledger) Put(ctx context.Context, rec Record) error {
 // records the failure.
 func (l *Ledger) Fail(ctx context.Context, f events.HarvestFailed) error {
 	ref := f.Run.RunRef
-	ev, err := events.New(events.TypeHarvestFailed, events.HarvestID(ref, f.Generation), ref, "", f.FailedAt, f)
+	m, err := events.NewHarvestFailed(f, events.TraceFrom(ctx).Child())
 	if err != nil {
 		return err
 	}
-	events.SetTrace(&ev, events.TraceFrom(ctx).Child())
-	if _, err := publish.Event(ctx, l.JS, events.HarvestSubject(ref), ev); err != nil {
+	if _, err := publish.Event(ctx, l.JS, m); err != nil {
 		return err
 	}
 	return l.Put(ctx, Record{Run: ref, Generation: f.Generation, Status: Failed,

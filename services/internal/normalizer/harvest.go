@@ -139,12 +139,11 @@ func (n *Normalizer) Harvest(ctx context.Context, fetched events.ArtifactsFetche
 		Warnings: warnings(fetched, sum, pub.warnings), StartedAt: started.UTC(), CompletedAt: n.now().UTC(),
 	}
 	done.NormalizeMillis = done.CompletedAt.Sub(done.StartedAt).Milliseconds()
-	ev, err := events.New(events.TypeHarvestCompleted, events.HarvestID(ref, fetched.Generation), ref, "", done.CompletedAt, done)
+	m, err := events.NewHarvestCompleted(done, trace)
 	if err != nil {
 		return done, retry.Permanent(err)
 	}
-	events.SetTrace(&ev, trace)
-	if _, err := publish.Event(ctx, n.JS, events.HarvestSubject(ref), ev); err != nil {
+	if _, err := publish.Event(ctx, n.JS, m); err != nil {
 		return done, err
 	}
 	if err := n.Ledger.Put(ctx, ledger.Record{Run: ref, Generation: done.Generation,

@@ -177,13 +177,13 @@ func (p *assetPublisher) emit(a normalize.Encoded) error {
 			return err
 		}
 	}
-	ev, err := events.New(events.TypeAssetHarvested, events.AssetID(p.ref, p.gen, a.UniqueID), p.ref, a.UniqueID,
-		p.n.now(), json.RawMessage(data))
+	// data is this asset's own slice (withChange or offload made it), so the
+	// event may keep it.
+	m, err := events.NewAssetHarvestedJSON(p.ref, p.gen, a.UniqueID, a.ResourceType, data, p.n.now(), p.trace)
 	if err != nil {
 		return err
 	}
-	events.SetTrace(&ev, p.trace)
-	if err := p.batch.Add(ctx, events.AssetSubject(p.ref, a.ResourceType), ev); err != nil {
+	if err := p.batch.Add(ctx, m); err != nil {
 		return err
 	}
 	put := nats.NewMsg("$KV." + events.BucketAssets + "." + key)

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -25,10 +24,11 @@ const MaxPayload = 1 << 20
 // ErrTooLarge is returned for an event whose encoding exceeds MaxPayload.
 var ErrTooLarge = errors.New("event exceeds the 1 MiB NATS payload limit")
 
-// Msg encodes ev as a NATS message on subject, with the headers
+// Msg encodes m as a NATS message on m.Subject, with the headers
 // Content-Type, Nats-Msg-Id (the event's ID) and, when the event carries
 // trace context, traceparent and tracestate (for tools that read headers).
-func Msg(subject string, ev event.Event) (*nats.Msg, error) {
+func Msg(m events.Message) (*nats.Msg, error) {
+	ev := m.Event
 	data, err := events.Encode(ev)
 	if err != nil {
 		return nil, err
@@ -36,7 +36,7 @@ func Msg(subject string, ev event.Event) (*nats.Msg, error) {
 	if len(data) > MaxPayload-4096 { // leave room for headers
 		return nil, fmt.Errorf("publish %s %s (%d bytes): %w", ev.Type(), ev.ID(), len(data), ErrTooLarge)
 	}
-	msg := nats.NewMsg(subject)
+	msg := nats.NewMsg(m.Subject)
 	msg.Data = data
 	msg.Header.Set("Content-Type", events.ContentType)
 	msg.Header.Set(jetstream.MsgIDHeader, ev.ID())
@@ -49,16 +49,16 @@ func Msg(subject string, ev event.Event) (*nats.Msg, error) {
 	return msg, nil
 }
 
-// Event publishes ev on subject and waits for JetStream's ack. A duplicate
-// (already stored) is not an error; the ack says so.
-func Event(ctx context.Context, js jetstream.JetStream, subject string, ev event.Event) (*jetstream.PubAck, error) {
-	msg, err := Msg(subject, ev)
+// Event publishes m and waits for JetStream's ack. A duplicate (already
+// stored) is not an error; the ack says so.
+func Event(ctx context.Context, js jetstream.JetStream, m events.Message) (*jetstream.PubAck, error) {
+	msg, err := Msg(m)
 	if err != nil {
 		return nil, err
 	}
 	ack, err := js.PublishMsg(ctx, msg)
 	if err != nil {
-		return nil, fmt.Errorf("publish %s %s: %w", ev.Type(), ev.ID(), err)
+		return nil, fmt.Errorf("publish %s %s: %w", m.Event.Type(), m.Event.ID(), err)
 	}
 	return ack, nil
 }
@@ -77,12 +77,12 @@ func NewBatch(js jetstream.JetStream, window int) *Batch {
 	return &Batch{js: js, window: max(window, 1)}
 }
 
-// Add publishes ev on subject without waiting, unless the window is full.
-func (b *Batch) Add(ctx context.Context, subject string, ev event.Event) error {
+// Add publishes m without waiting, unless the window is full.
+func (b *Batch) Add(ctx context.Context, m events.Message) error {
 	if b.err != nil {
 		return b.err
 	}
-	msg, err := Msg(subject, ev)
+	msg, err := Msg(m)
 	if err != nil {
 		b.err = err
 		return err

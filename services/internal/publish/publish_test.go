@@ -7,21 +7,22 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dbt-harvester/harvester/events"
 	"github.com/dbt-harvester/harvester/services/internal/natstest"
 )
 
-func testEvent(t *testing.T, id string, data any) (string, event.Event) {
+// testEvent is an asset event of asset uniqueID (its ID ends with it).
+func testEvent(t *testing.T, uniqueID, description string) events.Message {
 	t.Helper()
 	r := events.RunRef{AccountID: 1, ProjectID: 2, EnvironmentID: 3, JobID: 4, RunID: 5}
-	ev, err := events.New(events.TypeAssetHarvested, id, r, "", time.Unix(0, 0), data)
+	m, err := events.NewAssetHarvested(events.Asset{RunRef: r, UniqueID: uniqueID, ResourceType: "model",
+		Description: description}, 1, time.Unix(0, 0), events.Trace{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return events.AssetSubject(r, "model"), ev
+	return m
 }
 
 func TestEventAndBatch(t *testing.T) {
@@ -31,18 +32,17 @@ func TestEventAndBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	subj, ev := testEvent(t, "a/1", map[string]string{"k": "v"})
-	ack, err := Event(ctx, js, subj, ev)
+	m := testEvent(t, "model.p.a", "v")
+	ack, err := Event(ctx, js, m)
 	if err != nil || ack.Duplicate {
 		t.Fatalf("Event = %+v, %v; want stored", ack, err)
 	}
-	if ack, err = Event(ctx, js, subj, ev); err != nil || !ack.Duplicate {
+	if ack, err = Event(ctx, js, m); err != nil || !ack.Duplicate {
 		t.Fatalf("Event again = %+v, %v; want a duplicate", ack, err)
 	}
 	b := NewBatch(js, 3)
 	for i := range 10 {
-		subj, ev := testEvent(t, fmt.Sprintf("b/%d", i), i)
-		if err := b.Add(ctx, subj, ev); err != nil {
+		if err := b.Add(ctx, testEvent(t, fmt.Sprintf("model.p.b%d", i), "")); err != nil {
 			t.Fatalf("Add %d: %v", i, err)
 		}
 	}
@@ -63,14 +63,13 @@ func TestEventAndBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if msg.Header.Get("Content-Type") != events.ContentType || msg.Header.Get(jetstream.MsgIDHeader) != "a/1" {
+	if msg.Header.Get("Content-Type") != events.ContentType || msg.Header.Get(jetstream.MsgIDHeader) != "1/5/g1/asset/model.p.a" {
 		t.Errorf("headers = %v", msg.Header)
 	}
 }
 
 func TestTooLarge(t *testing.T) {
-	subj, ev := testEvent(t, "big", strings.Repeat("x", MaxPayload))
-	if _, err := Msg(subj, ev); !errors.Is(err, ErrTooLarge) {
+	if _, err := Msg(testEvent(t, "model.p.big", strings.Repeat("x", MaxPayload))); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("Msg(1 MiB event) error = %v, want ErrTooLarge", err)
 	}
 }

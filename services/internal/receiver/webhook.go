@@ -21,7 +21,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -98,20 +97,18 @@ func (r *Receiver) handle(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
 	}
 	ref := w.Ref()
-	kind := events.RunKind(w.EventType)
 	at := w.Timestamp
 	if at.IsZero() {
 		at = r.Now()
 	}
-	ev, err := events.New("com.getdbt.cloud."+w.EventType, w.EventID, ref, "", at, json.RawMessage(body))
+	trace := events.ParseTrace(req.Header.Get(events.ExtTraceParent), req.Header.Get(events.ExtTraceState))
+	m, err := events.NewRunEvent(w, body, at, 1, trace.Continue(r.Tracing))
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
 	}
-	trace := events.ParseTrace(req.Header.Get(events.ExtTraceParent), req.Header.Get(events.ExtTraceState))
-	events.SetTrace(&ev, trace.Continue(r.Tracing))
 	ctx, cancel := context.WithTimeout(req.Context(), r.PublishTimeout)
 	defer cancel()
-	ack, err := publish.Event(ctx, r.JS, events.RunSubject(ref, kind), ev)
+	ack, err := publish.Event(ctx, r.JS, m)
 	if err != nil {
 		r.Log.Error("webhook not stored; dbt Cloud will retry", "event_id", w.EventID, "err", err)
 		return echo.NewHTTPError(http.StatusServiceUnavailable, "event store unavailable; retry later")

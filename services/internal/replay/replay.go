@@ -8,9 +8,9 @@
 // Replay owns nothing: it reads DBT_RUNS with an ordered consumer (no
 // durable state) and the ledger, and publishes. The republished event's ID
 // and Nats-Msg-Id are events.ReplayID(eventId, generation) and it carries
-// the events.ExtGeneration extension, so a replay interrupted and run again
-// before the fetcher took it is absorbed by the duplicate window, while a
-// later replay is a new generation. A failed publish stops the replay with
+// the events.ExtGeneration extension (events.NewRunEvent makes both), so a
+// replay interrupted and run again before the fetcher took it is absorbed by
+// the duplicate window, while a later replay is a new generation. A failed publish stops the replay with
 // how many were republished; nothing is retried here.
 package replay
 
@@ -18,7 +18,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -91,10 +90,9 @@ func Replay(ctx context.Context, js jetstream.JetStream, l *ledger.Ledger, r Ran
 
 // runEvent is one stored completed run event.
 type runEvent struct {
-	subject string
-	ev      event.Event
-	ref     events.RunRef
-	eventID string // dbt's eventId
+	ev   event.Event
+	ref  events.RunRef // account and run only
+	hook events.RunWebhook
 }
 
 // collect reads the completed run events of r up to sequence end, keeping
@@ -129,7 +127,7 @@ func collect(ctx context.Context, js jetstream.JetStream, r Range, end uint64) (
 				done = true
 				continue
 			}
-			if m, ok := completed(msg.Subject(), msg.Data()); ok && !seen[m.ref] {
+			if m, ok := completed(msg.Data()); ok && !seen[m.ref] {
 				seen[m.ref] = true
 				out = append(out, m)
 			}
@@ -145,7 +143,7 @@ func collect(ctx context.Context, js jetstream.JetStream, r Range, end uint64) (
 }
 
 // completed reads a stored message as a job.run.completed event.
-func completed(subject string, data []byte) (runEvent, bool) {
+func completed(data []byte) (runEvent, bool) {
 	ev, err := events.Decode(data)
 	if err != nil || ev.Type() != events.TypeRunCompleted {
 		return runEvent{}, false
@@ -156,17 +154,19 @@ func completed(subject string, data []byte) (runEvent, bool) {
 	}
 	ref := w.Ref()
 	ref.ProjectID, ref.EnvironmentID, ref.JobID = 0, 0, 0 // one per run
-	return runEvent{subject: subject, ev: ev, ref: ref, eventID: w.EventID}, true
+	return runEvent{ev: ev, ref: ref, hook: w}, true
 }
 
-// republish stores m again as a run event of generation gen: same subject and
-// data, ID and Nats-Msg-Id events.ReplayID, so that the stream's duplicate
-// window does not swallow it and the fetcher harvests it as a new generation.
+// republish stores m again as a run event of generation gen: same subject,
+// data, time and trace, ID and Nats-Msg-Id events.ReplayID, so that the
+// stream's duplicate window does not swallow it and the fetcher harvests it
+// as a new generation.
 func republish(ctx context.Context, js jetstream.JetStream, m runEvent, gen int) error {
-	ev := m.ev.Clone()
-	ev.SetID(events.ReplayID(m.eventID, gen))
-	ev.SetExtension(events.ExtGeneration, strconv.Itoa(gen))
-	if _, err := publish.Event(ctx, js, m.subject, ev); err != nil {
+	msg, err := events.NewRunEvent(m.hook, m.ev.Data(), m.ev.Time(), gen, events.TraceOf(m.ev))
+	if err != nil {
+		return fmt.Errorf("replay run %d: %w", m.ref.RunID, err)
+	}
+	if _, err := publish.Event(ctx, js, msg); err != nil {
 		return fmt.Errorf("replay run %d: %w", m.ref.RunID, err)
 	}
 	return nil

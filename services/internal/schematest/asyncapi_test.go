@@ -53,6 +53,7 @@ type asyncAPI struct {
 					Ref string `yaml:"$ref"`
 				} `yaml:"schema"`
 			} `yaml:"payload"`
+			DataSchema string `yaml:"x-dataschema"`
 		} `yaml:"messages"`
 		Schemas map[string]any `yaml:"schemas"`
 	} `yaml:"components"`
@@ -75,7 +76,8 @@ func loadAsyncAPI(t *testing.T) asyncAPI {
 }
 
 // TestAsyncAPIMessages: every event type has a message whose payload is its
-// JSON Schema file, and every message is on a channel.
+// message schema file and whose x-dataschema is its events' dataschema, and
+// every message is on a channel.
 func TestAsyncAPIMessages(t *testing.T) {
 	doc := loadAsyncAPI(t)
 	onChannel := map[string]bool{}
@@ -89,6 +91,9 @@ func TestAsyncAPIMessages(t *testing.T) {
 		byType[m.Name] = key
 		if want := "./" + events.SchemaFile(m.Name); m.Payload.Schema.Ref != want {
 			t.Errorf("message %s: payload $ref %q, want %q", key, m.Payload.Schema.Ref, want)
+		}
+		if want := events.DataSchema(m.Name); m.DataSchema != want {
+			t.Errorf("message %s: x-dataschema %q, want the dataschema its events carry, %q", key, m.DataSchema, want)
 		}
 		if m.Payload.SchemaFormat != "application/schema+json;version=draft-2020-12" {
 			t.Errorf("message %s: schemaFormat %q, want JSON Schema 2020-12", key, m.Payload.SchemaFormat)

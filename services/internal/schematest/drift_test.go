@@ -2,6 +2,7 @@ package schematest
 
 import (
 	"encoding/json"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -25,9 +26,13 @@ type docs map[string]map[string]any
 
 func loadDocs(t *testing.T) docs {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(Dir(t), "*.json"))
-	if err != nil {
-		t.Fatalf("list schemas: %v", err)
+	var files []string
+	for _, sub := range []string{"", "data"} {
+		f, err := filepath.Glob(filepath.Join(Dir(t), sub, "*.json"))
+		if err != nil {
+			t.Fatalf("list schemas: %v", err)
+		}
+		files = append(files, f...)
 	}
 	d := docs{}
 	for _, f := range files {
@@ -39,7 +44,11 @@ func loadDocs(t *testing.T) docs {
 		if err := json.Unmarshal(b, &doc); err != nil {
 			t.Fatalf("parse %s: %v", f, err)
 		}
-		d[events.SchemaBase+filepath.Base(f)] = doc
+		rel, err := filepath.Rel(Dir(t), f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d[events.SchemaBase+filepath.ToSlash(rel)] = doc
 	}
 	return d
 }
@@ -61,7 +70,15 @@ func (d docs) ref(t *testing.T, n node) (node, bool) {
 	file, frag, _ := strings.Cut(r, "#")
 	base := n.base
 	if file != "" {
-		base = events.SchemaBase + file
+		u, err := url.Parse(n.base)
+		if err != nil {
+			t.Fatalf("%s: %v", n.base, err)
+		}
+		f, err := url.Parse(file)
+		if err != nil {
+			t.Fatalf("%s: $ref %q: %v", n.base, r, err)
+		}
+		base = u.ResolveReference(f).String() // data/x.json, ../defs.json: against the document's $id
 	}
 	cur, ok := d[base]
 	if !ok {
@@ -371,20 +388,29 @@ func TestWebhookSchemaNamesParsedFields(t *testing.T) {
 	}
 }
 
-// dataNode is the `data` property of the schema of event type typ.
+// dataNode is the schema of the data of event type typ: the one its
+// dataschema names, which the `data` property of its message schema must
+// refer to.
 func dataNode(t *testing.T, d docs, typ string) node {
 	t.Helper()
-	id := events.SchemaBase + events.SchemaFile(typ)
+	id := events.DataSchema(typ)
 	doc, ok := d[id]
 	if !ok {
-		t.Fatalf("no schema %s", id)
+		t.Fatalf("no data schema %s", id)
 	}
-	props, _ := doc["properties"].(map[string]any)
+	msg, ok := d[events.MessageSchema(typ)]
+	if !ok {
+		t.Fatalf("no message schema %s", events.MessageSchema(typ))
+	}
+	props, _ := msg["properties"].(map[string]any)
 	data, ok := props["data"].(map[string]any)
 	if !ok {
-		t.Fatalf("%s: no properties.data", id)
+		t.Fatalf("%s: no properties.data", events.MessageSchema(typ))
 	}
-	return node{id, data}
+	if got, _ := d.ref(t, node{events.MessageSchema(typ), data}); got.base != id {
+		t.Errorf("%s: properties.data refers to %s, want the data schema %s", events.MessageSchema(typ), got.base, id)
+	}
+	return node{id, doc}
 }
 
 // TestEveryPropertyDescribed: the schemas are the subscribers' documentation,

@@ -233,23 +233,22 @@ func fullHarvestFailed() events.HarvestFailed {
 
 // example is one event of a type, built as the producers build it.
 type example struct {
-	name    string
-	typ     string
-	id      string
-	subject string
-	data    any
+	name string
+	typ  string
+	gen  int // the harvest generation of an asset event, or of a replayed run event
+	data any // an events data type, or a webhook body as json.RawMessage
 }
 
 func fullExamples(t *testing.T) []example {
-	gen := 2
 	return []example{
-		{"artifacts fetched", events.TypeArtifactsFetched, events.ArtifactsID(exampleRef(), gen), events.ArtifactsSubject(exampleRef()), fullArtifactsFetched()},
-		{"asset harvested", events.TypeAssetHarvested, events.AssetID(exampleRef(), gen, "model.jaffle_shop.orders"), "model.jaffle_shop.orders", fullAsset()},
-		{"harvest completed", events.TypeHarvestCompleted, events.HarvestID(exampleRef(), gen), events.HarvestSubject(exampleRef()), fullHarvestCompleted()},
-		{"harvest failed", events.TypeHarvestFailed, events.HarvestID(exampleRef(), gen), events.HarvestSubject(exampleRef()), fullHarvestFailed()},
-		{"run started", events.TypeRunStarted, "wev_2uYxB1cD2eF3gH4iJ5kL6mN7oPq", events.RunSubject(exampleRef(), events.RunStarted), json.RawMessage(webhookBody(t, "job.run.started"))},
-		{"run completed", events.TypeRunCompleted, "wev_2uZ0aB9cD8eF7gH6iJ5kL4mN3oP", events.RunSubject(exampleRef(), events.RunCompleted), json.RawMessage(webhookBody(t, "job.run.completed"))},
-		{"run errored", events.TypeRunErrored, "wev_2uZ1qR2sT3uV4wX5yZ6aB7cD8eF", events.RunSubject(exampleRef(), events.RunErrored), json.RawMessage(webhookBody(t, "job.run.errored"))},
+		{"artifacts fetched", events.TypeArtifactsFetched, 2, fullArtifactsFetched()},
+		{"asset harvested", events.TypeAssetHarvested, 2, fullAsset()},
+		{"harvest completed", events.TypeHarvestCompleted, 2, fullHarvestCompleted()},
+		{"harvest failed", events.TypeHarvestFailed, 2, fullHarvestFailed()},
+		{"run started", events.TypeRunStarted, 1, json.RawMessage(webhookBody(t, "job.run.started"))},
+		{"run completed", events.TypeRunCompleted, 1, json.RawMessage(webhookBody(t, "job.run.completed"))},
+		{"run errored", events.TypeRunErrored, 1, json.RawMessage(webhookBody(t, "job.run.errored"))},
+		{"run completed, replayed", events.TypeRunCompleted, 3, json.RawMessage(webhookBody(t, "job.run.completed"))},
 	}
 }
 
@@ -258,15 +257,15 @@ func fullExamples(t *testing.T) []example {
 func minimalExamples() []example {
 	facts := events.RunFacts{RunRef: exampleRef()}
 	return []example{
-		{"artifacts fetched", events.TypeArtifactsFetched, events.ArtifactsID(exampleRef(), 1), "", events.ArtifactsFetched{Run: facts, Generation: 1, FetchedAt: exampleTime()}},
-		{"asset harvested", events.TypeAssetHarvested, events.AssetID(exampleRef(), 1, "source.jaffle_shop.raw.orders"), "", events.Asset{
+		{"artifacts fetched", events.TypeArtifactsFetched, 1, events.ArtifactsFetched{Run: facts, Generation: 1, FetchedAt: exampleTime()}},
+		{"asset harvested", events.TypeAssetHarvested, 1, events.Asset{
 			AssetID: "1/2/3/source.jaffle_shop.raw.orders", RunRef: exampleRef(), UniqueID: "source.jaffle_shop.raw.orders",
 			ResourceType: "source", Name: "orders",
 		}},
-		{"harvest completed", events.TypeHarvestCompleted, events.HarvestID(exampleRef(), 1), "", events.HarvestCompleted{
+		{"harvest completed", events.TypeHarvestCompleted, 1, events.HarvestCompleted{
 			Run: facts, Generation: 1, StartedAt: exampleTime(), CompletedAt: exampleTime(),
 		}},
-		{"harvest failed", events.TypeHarvestFailed, events.HarvestID(exampleRef(), 1), "", events.HarvestFailed{
+		{"harvest failed", events.TypeHarvestFailed, 1, events.HarvestFailed{
 			Run: events.RunFacts{RunRef: events.RunRef{AccountID: 1, RunID: 2}}, Generation: 1, Stage: "normalize", Reason: "manifest.json is not JSON", FailedAt: exampleTime(),
 		}},
 	}
@@ -305,14 +304,37 @@ func webhookBody(t *testing.T, eventType string) []byte {
 	return b
 }
 
-// encode builds ex with events.New and encodes it with events.Encode.
+// encode builds ex with the events constructor of its type and encodes it
+// with events.Encode.
 func encode(t *testing.T, ex example) []byte {
 	t.Helper()
-	ev, err := events.New(ex.typ, ex.id, exampleRef(), ex.subject, exampleTime(), ex.data)
-	if err != nil {
-		t.Fatalf("events.New(%s): %v", ex.typ, err)
+	var m events.Message
+	var err error
+	switch d := ex.data.(type) {
+	case events.ArtifactsFetched:
+		m, err = events.NewArtifactsFetched(d, events.Trace{})
+	case events.Asset:
+		m, err = events.NewAssetHarvested(d, ex.gen, exampleTime(), events.Trace{})
+	case events.HarvestCompleted:
+		m, err = events.NewHarvestCompleted(d, events.Trace{})
+	case events.HarvestFailed:
+		m, err = events.NewHarvestFailed(d, events.Trace{})
+	case json.RawMessage:
+		w, perr := events.ParseRunWebhook(d)
+		if perr != nil {
+			t.Fatalf("ParseRunWebhook: %v", perr)
+		}
+		m, err = events.NewRunEvent(w, d, w.Timestamp, ex.gen, events.Trace{})
+	default:
+		t.Fatalf("example %s: no constructor for %T", ex.name, ex.data)
 	}
-	b, err := events.Encode(ev)
+	if err != nil {
+		t.Fatalf("build %s event: %v", ex.typ, err)
+	}
+	if got := m.Event.Type(); got != ex.typ {
+		t.Fatalf("example %s: built a %s event, want %s", ex.name, got, ex.typ)
+	}
+	b, err := events.Encode(m.Event)
 	if err != nil {
 		t.Fatalf("events.Encode(%s): %v", ex.typ, err)
 	}

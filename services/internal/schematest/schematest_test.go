@@ -35,9 +35,45 @@ func TestValidateExamples(t *testing.T) {
 func TestEveryTypeHasASchema(t *testing.T) {
 	v := New(t)
 	for _, typ := range eventTypes() {
-		if _, ok := v.schemas[events.SchemaBase+events.SchemaFile(typ)]; !ok {
-			t.Errorf("no schema %s for type %s in %s", events.SchemaFile(typ), typ, Dir(t))
+		for _, id := range []string{events.MessageSchema(typ), events.DataSchema(typ)} {
+			if _, ok := v.schemas[id]; !ok {
+				t.Errorf("no schema %s for type %s in %s", id, typ, Dir(t))
+			}
 		}
+	}
+}
+
+// TestValidateDataAlone: the data of every example, without its envelope, is
+// valid against the schema its dataschema names, and its dataschema is the
+// type's data schema, not the message schema.
+func TestValidateDataAlone(t *testing.T) {
+	v := New(t)
+	for _, ex := range append(fullExamples(t), minimalExamples()...) {
+		t.Run(ex.name, func(t *testing.T) {
+			b := encode(t, ex)
+			var ev map[string]any
+			if err := json.Unmarshal(b, &ev); err != nil {
+				t.Fatal(err)
+			}
+			if ds := ev["dataschema"]; ds != events.DataSchema(ex.typ) {
+				t.Errorf("dataschema = %v, want %s", ds, events.DataSchema(ex.typ))
+			}
+			if err := v.ValidateData(b); err != nil {
+				t.Errorf("ValidateData(%s event) = %v, want nil", ex.typ, err)
+			}
+			// The data is what the data schema describes, not an envelope.
+			if err := v.schemas[events.MessageSchema(ex.typ)].Validate(ev["data"]); err == nil {
+				t.Errorf("the data of a %s event is valid against the message schema; want the schemas told apart", ex.typ)
+			}
+		})
+	}
+	bad, err := json.Marshal(map[string]any{"dataschema": events.DataSchema(events.TypeHarvestFailed), "id": "x",
+		"data": map[string]any{"stage": "publish"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.ValidateData(bad); err == nil || !strings.Contains(err.Error(), "dataschema") {
+		t.Errorf("ValidateData(harvest.failed data without run, stage publish) = %v, want an error naming the dataschema", err)
 	}
 }
 
@@ -66,19 +102,18 @@ func TestValidateWebhookFixtures(t *testing.T) {
 	}
 }
 
-// wrapWebhook is what the receiver (internal/webhook) publishes for a webhook body.
+// wrapWebhook is what the receiver publishes for a webhook body.
 func wrapWebhook(t *testing.T, body []byte) []byte {
 	t.Helper()
 	w, err := events.ParseRunWebhook(body)
 	if err != nil {
 		t.Fatalf("ParseRunWebhook: %v", err)
 	}
-	ref := w.Ref()
-	ev, err := events.New("com.getdbt.cloud."+w.EventType, w.EventID, ref, "", w.Timestamp, json.RawMessage(body))
+	m, err := events.NewRunEvent(w, body, w.Timestamp, 1, events.Trace{})
 	if err != nil {
-		t.Fatalf("events.New: %v", err)
+		t.Fatalf("events.NewRunEvent: %v", err)
 	}
-	b, err := events.Encode(ev)
+	b, err := events.Encode(m.Event)
 	if err != nil {
 		t.Fatalf("events.Encode: %v", err)
 	}
@@ -88,7 +123,9 @@ func wrapWebhook(t *testing.T, body []byte) []byte {
 func TestValidateRejects(t *testing.T) {
 	full := map[string][]byte{}
 	for _, ex := range fullExamples(t) {
-		full[ex.typ] = encode(t, ex)
+		if _, ok := full[ex.typ]; !ok { // the first example of each type
+			full[ex.typ] = encode(t, ex)
+		}
 	}
 	tests := []struct {
 		name    string
@@ -126,7 +163,24 @@ func TestValidateRejects(t *testing.T) {
 		{"runStatusCode as string", events.TypeRunCompleted, func(ev map[string]any) { obj(data(ev), "data")["runStatusCode"] = "10" }, true},
 		{"data_base64", events.TypeAssetHarvested, func(ev map[string]any) { ev["data_base64"] = "e30=" }, true},
 		{"unknown dataschema", events.TypeAssetHarvested, func(ev map[string]any) {
-			ev["dataschema"] = events.SchemaBase + "dbt.harvester.asset.harvested.v9.json"
+			ev["dataschema"] = events.SchemaBase + "data/dbt.harvester.asset.harvested.v9.json"
+		}, true},
+		{"dataschema of the whole message", events.TypeAssetHarvested, func(ev map[string]any) {
+			ev["dataschema"] = events.MessageSchema(events.TypeAssetHarvested)
+		}, true},
+		{"dataschema of another type", events.TypeHarvestFailed, func(ev map[string]any) {
+			ev["dataschema"] = events.DataSchema(events.TypeHarvestCompleted)
+		}, true},
+		// The replay generation.
+		{"replayed run event", events.TypeRunCompleted, func(ev map[string]any) {
+			ev["id"], ev[events.ExtGeneration] = events.ReplayID(ev["id"].(string), 2), "2"
+		}, false},
+		{"generation without a replay ID", events.TypeRunCompleted, func(ev map[string]any) { ev[events.ExtGeneration] = "2" }, true},
+		{"generation 1", events.TypeRunCompleted, func(ev map[string]any) {
+			ev["id"], ev[events.ExtGeneration] = events.ReplayID(ev["id"].(string), 1), "1"
+		}, true},
+		{"generation as number", events.TypeRunCompleted, func(ev map[string]any) {
+			ev["id"], ev[events.ExtGeneration] = events.ReplayID(ev["id"].(string), 2), 2
 		}, true},
 		{"no dataschema", events.TypeAssetHarvested, func(ev map[string]any) { delete(ev, "dataschema") }, true},
 		// Unknown members: rejected in the harvester's data, allowed in dbt's and in the envelope.
@@ -233,6 +287,18 @@ func TestLoadRejectsMismatchedID(t *testing.T) {
 	}
 	if _, err := Load(dir); err == nil {
 		t.Error("Load(schema whose $id is not its file name) = nil error, want one")
+	}
+	// A data schema's $id has the data/ folder in it.
+	dir = t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "data"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	schema = `{"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "` + events.SchemaBase + `mine.v1.json"}`
+	if err := os.WriteFile(filepath.Join(dir, "data", "mine.v1.json"), []byte(schema), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(dir); err == nil {
+		t.Error("Load(data schema whose $id lacks data/) = nil error, want one")
 	}
 	if _, err := Load(t.TempDir()); err == nil {
 		t.Error("Load(empty dir) = nil error, want one")
