@@ -57,7 +57,12 @@ func TestSeparateServiceBinaries(t *testing.T) {
 	defer api.Close()
 
 	env := append(os.Environ(), "NATS_URL="+conn.ClientURL(), "DBT_CLOUD_ACCESS_URL="+api.URL, "DBT_CLOUD_ACCOUNT_ID=1",
-		"DBT_CLOUD_API_TOKEN="+token, "DBT_CLOUD_WEBHOOK_SECRET="+secret, "HARVESTER_HTTP_ADDR=127.0.0.1:"+port)
+		"DBT_CLOUD_API_TOKEN="+token, "DBT_CLOUD_WEBHOOK_SECRET="+secret, "HARVESTER_HTTP_ADDR=127.0.0.1:"+port,
+		// The simulator's run finished minutes before its webhook, so the
+		// fetcher's reconciler would fetch it too, racing the webhook
+		// (absorbed, but it can cost the harvest a 30 s stall and a retry);
+		// TestReconcilerInServe covers the reconciler.
+		"HARVESTER_RECONCILE_INTERVAL=0")
 	var procs []*exec.Cmd
 	for _, name := range []string{"receiver", "fetcher", "normalizer"} {
 		cmd := exec.Command(filepath.Join(bin, name))
