@@ -42,82 +42,79 @@ func TestMalformed(t *testing.T) {
 	}{
 		{"not JSON", "<html>", "byte 0"},
 		{"array", "[]", "byte 0"},
-		{"truncated", `{"metadata": {}, "nodes": {"a": {"name": "x"`, "manifest.json"},
-		{"bad token", `{"nodes": {"a": {"name": x}}}`, "byte 25"},
-		{"trailing", `{} {}`, "manifest.json"},
+		{"truncated", `{"metadata": {}, "nodes": {"a": {"name": "x"`, "byte 44"},
+		{"bad separator", `{"nodes": {"a": {"name": "x"} "b": {}}}`, "byte 30"},
+		{"trailing", `{} {}`, "byte 3"},
 		{"empty", ``, "byte 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := ReadManifest(t.Context(), strings.NewReader(tt.doc), ManifestOptions{}, ManifestHandler{})
+			_, err := streamRead(strings.NewReader(tt.doc), KindManifest)
 			if !retry.IsPermanent(err) {
-				t.Fatalf("ReadManifest(%q) = %v, want a permanent error", tt.doc, err)
+				t.Fatalf("streamRead(%q) = %v, want a permanent error", tt.doc, err)
 			}
 			if !strings.Contains(err.Error(), tt.offset) || !strings.Contains(err.Error(), "manifest.json") {
-				t.Errorf("ReadManifest(%q) = %q, want it to name manifest.json and %q", tt.doc, err, tt.offset)
+				t.Errorf("streamRead(%q) = %q, want it to name manifest.json and %q", tt.doc, err, tt.offset)
 			}
 		})
 	}
 }
 
 func TestTolerant(t *testing.T) {
-	doc := `{"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v5.json"},
+	doc := `{"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v5.json", "env": {"A": 1}},
 	 "macros": {"m": {"macro_sql": "x"}},
 	 "nodes": {
-	  "model.p.a": {"name": "a", "tags": "one", "version": 3, "meta": [], "raw_sql": "select 1", "raw_code": "no",
-	     "new_field": {"deep": [1, 2]}, "config": {"materialized": 7}},
-	  "model.p.b": {"name": "b", "description": "before", "contract": {"enforced": "yes"}, "alias": "lost"},
-	  "model.p.c": {"name": "c", "columns": {"Z": {"description": "z"}, "A": {"name": "A"}}}
+	  "model.p.a": {"name": "a", "tags": "one", "version": 3, "meta": [], "new_field": {"deep": [1, 2]}, "config": {"materialized": 7}},
+	  "model.p.b": {"name": "b", "depends_on": {"nodes": null}, "contract": {"enforced": "yes"}},
+	  "model.p.c": {"name": "c", "columns": {"Z": {"description": "z"}, "A": {"name": "A", "data_type": 5}}}
 	 },
 	 "sources": null, "exposures": [], "child_map": {"model.p.a": ["model.p.b"]}}`
-	got := map[string]*Resource{}
-	var children []string
-	info, err := ReadManifest(t.Context(), strings.NewReader(doc), ManifestOptions{IncludeCode: true}, ManifestHandler{
-		Resource: func(_, key string, r *Resource) error { got[key] = r; return nil },
-		ChildMap: func(id string, ids []string) error { children = append(children, ids...); return nil },
-	})
+	got, err := streamRead(strings.NewReader(doc), KindManifest)
 	if err != nil {
-		t.Fatalf("ReadManifest: %v", err)
+		t.Fatalf("streamRead: %v", err)
 	}
-	a, b, c := got["model.p.a"], got["model.p.b"], got["model.p.c"]
-	tests := []struct {
-		field     string
-		got, want any
-	}{
-		{"a.tags", strings.Join(a.Tags, ","), "one"},
-		{"a.version", string(a.Version), "3"},
-		{"a.materialized", string(a.Config.Materialized), "7"},
-		{"a.raw code (v5 reads raw_sql)", a.RawCode, "select 1"},
-		{"b.name", string(b.Name), "b"},
-		{"b.description", string(b.Description), "before"},
-		{"c.columns", len(c.Columns), 2},
-		{"c.column order", string(c.Columns[0].Name) + string(c.Columns[1].Name), "ZA"},
-		{"children", strings.Join(children, ","), "model.p.b"},
-		{"version", info.Version.Read, 5},
-		{"entries", info.Entries["nodes"], 3},
+	want := []string{
+		`nodes model.p.a id= type= name=a mat=7 tags=["one"] deps=[] cols=[]`,
+		`nodes model.p.b id= type= name=b mat= tags=[] deps=[] cols=[]`,
+		`nodes model.p.c id= type= name=c mat= tags=[] deps=[] cols=["Z:" "A:5"]`,
 	}
-	for _, tt := range tests {
-		if tt.got != tt.want {
-			t.Errorf("ReadManifest: %s = %#v, want %#v", tt.field, tt.got, tt.want)
-		}
+	if strings.Join(got.entries, "\n") != strings.Join(want, "\n") {
+		t.Errorf("streamRead entries:\n%s\nwant\n%s", strings.Join(got.entries, "\n"), strings.Join(want, "\n"))
 	}
-	if len(info.Warnings) != 2 {
-		t.Errorf("warnings = %q, want one for b's contract and one for exposures", info.Warnings)
+	if got.version.Read != 5 || got.meta.Env["A"] != "1" {
+		t.Errorf("streamRead: version %+v, env %v; want v5, A=1", got.version, got.meta.Env)
 	}
 }
 
-func TestCallbackErrorPassesThrough(t *testing.T) {
+func TestErrorsPassThrough(t *testing.T) {
 	boom := errors.New("boom")
-	_, err := ReadRunResults(t.Context(), strings.NewReader(`{"results": [{"unique_id": "x"}]}`),
-		func(*RunResult) error { return boom })
+	s := NewStream(strings.NewReader(`{"results": [{"unique_id": "x"}]}`), KindRunResults)
+	err := s.Walk(func(string) error {
+		_, err := s.ElementsFunc(func() error {
+			_, err := s.Object(func(k, v []byte) error { return boom })
+			return err
+		})
+		return err
+	})
 	if err != boom {
-		t.Errorf("ReadRunResults = %v, want the callback's error unchanged", err)
+		t.Errorf("Walk = %v, want the callback's error unchanged", err)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	_, err = ReadRunResults(ctx, strings.NewReader(`{"results": [{"unique_id": "x"}]}`), func(*RunResult) error { return nil })
+	_, err = ReadSemanticManifest(ctx, strings.NewReader(`{"metrics": [{}]}`))
 	if !errors.Is(err, context.Canceled) {
-		t.Errorf("ReadRunResults(cancelled) = %v, want context.Canceled", err)
+		t.Errorf("ReadSemanticManifest(cancelled) = %v, want context.Canceled", err)
+	}
+}
+
+func TestReadSemanticManifest(t *testing.T) {
+	info, err := ReadSemanticManifest(t.Context(), strings.NewReader(
+		`{"semantic_models": [{"name": "a"}, {"name": "b"}], "metrics": null, "saved_queries": {}, "project_configuration": {}}`))
+	if err != nil || info.Entries["semantic_models"] != 2 || info.Entries["metrics"] != 0 || len(info.Warnings) != 1 {
+		t.Errorf("ReadSemanticManifest = %+v, %v; want 2 semantic models and a warning for saved_queries", info, err)
+	}
+	if _, err := ReadSemanticManifest(t.Context(), strings.NewReader(`{"metrics": [}`)); !retry.IsPermanent(err) {
+		t.Errorf("ReadSemanticManifest(malformed) = %v, want a permanent error", err)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -205,8 +206,10 @@ func unquote(raw []byte) (string, bool) {
 	return string(out), true
 }
 
-// RawText is a raw value as [Text] reads it: a string's contents, null as
-// "", a number or boolean as its JSON text, an object or array as its JSON.
+// RawText is a raw value as text: a string's contents, null as "", a
+// number or boolean as its JSON text, an object or array as its JSON. dbt
+// has changed the JSON type of several fields across versions (a model's
+// version is 2 or "2"); RawText keeps whatever was written.
 func RawText(raw []byte) string {
 	raw = trimWS(raw)
 	if len(raw) == 0 {
@@ -254,7 +257,9 @@ func IsEmptyObject(raw []byte) bool {
 	return len(trimWS(raw[1:])) == 1
 }
 
-// RawTextList is a raw value as [TextList] reads it.
+// RawTextList is a list of strings that also accepts a single string (dbt
+// allows `tags: nightly` as well as `tags: [nightly]`) and null (nil).
+// Items are read by [RawText].
 func RawTextList(raw []byte) []string {
 	raw = trimWS(raw)
 	if len(raw) == 0 || string(raw) == "null" {
@@ -274,7 +279,15 @@ func RawTextList(raw []byte) []string {
 	return out
 }
 
-// RawNumber is a raw value as [Number] reads it.
+// Number is a number read by [RawNumber]: Set is false when the value was
+// not a number nor a numeric string.
+type Number struct {
+	Value float64
+	Set   bool
+}
+
+// RawNumber reads a JSON number or a numeric string (dbt wrote some numbers
+// as strings); null and anything else are unset.
 func RawNumber(raw []byte) Number {
 	raw = trimWS(raw)
 	if len(raw) == 0 || raw[0] == 'n' || raw[0] == '{' || raw[0] == '[' || raw[0] == 't' || raw[0] == 'f' {
@@ -324,6 +337,22 @@ func simpleDecimal(b []byte) (float64, bool) {
 	return f, true
 }
 
+// ParseTime parses a timestamp as dbt writes it: RFC 3339, or without a
+// zone (UTC is assumed), or with a space for the T.
+func ParseTime(s string) (time.Time, bool) {
+	for _, layout := range [...]string{
+		time.RFC3339Nano,
+		"2006-01-02T15:04:05.999999999",
+		"2006-01-02 15:04:05.999999999Z07:00",
+		"2006-01-02 15:04:05.999999999",
+	} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), true
+		}
+	}
+	return time.Time{}, false
+}
+
 // RawBool reads true; anything else is false.
 func RawBool(raw []byte) bool {
 	return string(trimWS(raw)) == "true"
@@ -359,15 +388,45 @@ func AppendCompact(dst, raw []byte) ([]byte, bool) {
 	return append(dst[:n], v...), true
 }
 
-// ParseMetadata reads an artifact's metadata member and routes its version
-// as the typed readers do.
+// ParseMetadata reads an artifact's metadata member (raw, as [Stream.Value]
+// hands it out) and routes its version: the artifact is read as the version
+// it declares when known, else as the closest known one with
+// [Version.Warning]; an artifact of another kind is an error. Metadata that
+// is not an object (null) reads as empty; values of another JSON type than
+// string are kept as [RawText] reads them.
 func ParseMetadata(kind Kind, raw []byte) (Metadata, Version, error) {
 	var m Metadata
-	dec := jsontext.NewDecoder(bytes.NewReader(raw), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
-	if _, err := decodeEntry(dec, &m); err != nil {
+	_, err := EachMember(raw, func(key, val []byte) error {
+		switch string(key) {
+		case "dbt_schema_version":
+			m.SchemaVersion = RawText(val)
+		case "dbt_version":
+			m.DBTVersion = RawText(val)
+		case "generated_at":
+			m.GeneratedAt = RawText(val)
+		case "invocation_id":
+			m.InvocationID = RawText(val)
+		case "adapter_type":
+			m.AdapterType = RawText(val)
+		case "project_name":
+			m.ProjectName = RawText(val)
+		case "env":
+			m.Env = nil
+			_, err := EachMember(val, func(k, v []byte) error {
+				if m.Env == nil {
+					m.Env = map[string]string{}
+				}
+				m.Env[string(k)] = RawText(v)
+				return nil
+			})
+			return err
+		}
+		return nil
+	})
+	if err != nil {
 		return m, Version{}, err
 	}
-	v, err := resolveVersion(kind, string(m.SchemaVersion))
+	v, err := resolveVersion(kind, m.SchemaVersion)
 	return m, v, err
 }
 

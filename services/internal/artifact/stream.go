@@ -18,8 +18,8 @@ import (
 // scanner that only tracks strings and brackets, several times faster than a
 // tokenizer. Only one entry is held in memory at a time; the buffer grows to
 // the largest entry. Values are not validated beyond their strings and
-// brackets: the typed readers of this package (and [Members] on the bytes
-// handed out) report what they cannot read.
+// brackets: the raw readers ([EachMember], [Member], ...) report what they
+// cannot read in the bytes handed out.
 type Stream struct {
 	r    io.Reader
 	kind Kind

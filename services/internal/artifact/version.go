@@ -1,7 +1,7 @@
 package artifact
 
 import (
-	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -56,15 +56,15 @@ func KnownVersions(k Kind) []int {
 	return nil
 }
 
-// Metadata is an artifact's metadata object.
+// Metadata is an artifact's metadata object, as [ParseMetadata] reads it.
 type Metadata struct {
-	SchemaVersion Text              `json:"dbt_schema_version"`
-	DBTVersion    Text              `json:"dbt_version"`
-	GeneratedAt   Text              `json:"generated_at"`
-	InvocationID  Text              `json:"invocation_id"`
-	AdapterType   Text              `json:"adapter_type"`
-	ProjectName   Text              `json:"project_name"`
-	Env           map[string]string `json:"env"`
+	SchemaVersion string // dbt_schema_version
+	DBTVersion    string // dbt_version
+	GeneratedAt   string // generated_at
+	InvocationID  string // invocation_id
+	AdapterType   string // adapter_type
+	ProjectName   string // project_name
+	Env           map[string]string
 }
 
 // Version is a parsed dbt_schema_version.
@@ -155,30 +155,30 @@ func abs(n int) int {
 // document says neither, and a retry.Permanent error when it is not a JSON
 // object.
 func Sniff(r io.Reader) (Kind, error) {
-	rd := newReader(context.Background(), r, "artifact")
-	if err := rd.open(); err != nil {
-		return "", err
-	}
-	for {
-		tok, err := rd.token()
-		if err != nil || tok.Kind() == '}' {
-			return "", err
-		}
-		switch tok.String() {
+	s := NewStream(r, "artifact")
+	var kind Kind
+	err := s.Walk(func(name string) error {
+		switch name {
 		case "metadata":
-			var m Metadata
-			if err := rd.entry("metadata", &m); err != nil {
-				return "", err
+			raw, err := s.Value()
+			if err != nil {
+				return err
 			}
-			if kind, _, ok := ParseSchemaVersion(string(m.SchemaVersion)); ok {
-				return kind, nil
+			if k, _, ok := ParseSchemaVersion(RawText(Member(raw, "dbt_schema_version"))); ok {
+				kind = k
+				return errSniffed
 			}
 		case "project_configuration":
-			return KindSemanticManifest, nil
-		default:
-			if err := rd.skip(); err != nil {
-				return "", err
-			}
+			kind = KindSemanticManifest
+			return errSniffed
 		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errSniffed) {
+		return "", err
 	}
+	return kind, nil
 }
+
+// errSniffed stops Sniff's walk once the kind is known.
+var errSniffed = errors.New("kind found")

@@ -96,21 +96,6 @@ func (t Time) Ptr() *time.Time {
 	return &v
 }
 
-// ParseTime parses a dbt timestamp; see [Time].
-func ParseTime(s string) (time.Time, bool) {
-	for _, layout := range [...]string{
-		time.RFC3339Nano,
-		"2006-01-02T15:04:05.999999999",
-		"2006-01-02 15:04:05.999999999Z07:00",
-		"2006-01-02 15:04:05.999999999",
-	} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC(), true
-		}
-	}
-	return time.Time{}, false
-}
-
 // UnmarshalJSONFrom implements json.UnmarshalerFrom.
 func (t *Time) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	var s Text
@@ -119,13 +104,6 @@ func (t *Time) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	}
 	t.Time, t.Set = ParseTime(string(s))
 	return nil
-}
-
-// Number is a JSON number that also accepts a numeric string; null and
-// anything else leave it unset.
-type Number struct {
-	Value float64
-	Set   bool
 }
 
 // UnmarshalJSONFrom implements json.UnmarshalerFrom.
@@ -137,24 +115,6 @@ func (n *Number) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	f, err := strconv.ParseFloat(strings.TrimSpace(string(s)), 64)
 	n.Value, n.Set = f, err == nil
 	return nil
-}
-
-// IntPtr is the number as a *int64 (truncated), nil when unset.
-func (n Number) IntPtr() *int64 {
-	if !n.Set {
-		return nil
-	}
-	v := int64(n.Value)
-	return &v
-}
-
-// FloatPtr is the number as a *float64, nil when unset.
-func (n Number) FloatPtr() *float64 {
-	if !n.Set {
-		return nil
-	}
-	v := n.Value
-	return &v
 }
 
 // Object is a free-form JSON object (meta, kwargs, adapter_response). A value

@@ -1,5 +1,12 @@
 package artifact
 
+// The typed readers of these oracle_*_test.go files decode dbt artifacts
+// with go-json-experiment's jsontext decoder into structs of lenient types:
+// the way this package read artifacts before [Stream]. Production code
+// never calls them; tests use them as an independent oracle for what the
+// streaming reader and the raw readers (RawText, RawNumber, ...) must read
+// from the same documents (see TestCorpusOracle).
+
 import (
 	"context"
 	"errors"
@@ -13,17 +20,6 @@ import (
 // maxEntryWarnings caps the per-entry warnings an artifact reports one by
 // one; the rest are counted in a single warning.
 const maxEntryWarnings = 20
-
-// Info is what reading an artifact learned besides its entries.
-type Info struct {
-	Metadata Metadata
-	Version  Version
-	// Entries counts the entries read per section (nodes, sources, results, ...).
-	Entries map[string]int
-	// Warnings lists what was not understood: an unknown schema version,
-	// fields of an unexpected type (the entry is kept with what was read).
-	Warnings []string
-}
 
 // reader walks one artifact with a jsontext.Decoder. Its methods return
 // decoding errors already classified as Permanent with the byte offset;
@@ -151,10 +147,25 @@ func (rd *reader) open() error {
 	return nil
 }
 
+// oracleMetadata is Metadata decoded by the lenient types.
+type oracleMetadata struct {
+	SchemaVersion Text              `json:"dbt_schema_version"`
+	DBTVersion    Text              `json:"dbt_version"`
+	GeneratedAt   Text              `json:"generated_at"`
+	InvocationID  Text              `json:"invocation_id"`
+	AdapterType   Text              `json:"adapter_type"`
+	ProjectName   Text              `json:"project_name"`
+	Env           map[string]string `json:"env"`
+}
+
 func (rd *reader) metadata() error {
-	if err := rd.entry("metadata", &rd.info.Metadata); err != nil {
+	var m oracleMetadata
+	if err := rd.entry("metadata", &m); err != nil {
 		return err
 	}
+	rd.info.Metadata = Metadata{SchemaVersion: string(m.SchemaVersion), DBTVersion: string(m.DBTVersion),
+		GeneratedAt: string(m.GeneratedAt), InvocationID: string(m.InvocationID), AdapterType: string(m.AdapterType),
+		ProjectName: string(m.ProjectName), Env: m.Env}
 	rd.sawMeta = true
 	if err := rd.version(string(rd.info.Metadata.SchemaVersion)); err != nil {
 		return err

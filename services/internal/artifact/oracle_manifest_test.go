@@ -224,7 +224,7 @@ func firstText(ts ...Text) Text {
 	return ""
 }
 
-// ManifestOptions tune ReadManifest.
+// ManifestOptions tune oracleManifest.
 type ManifestOptions struct {
 	// IncludeCode reads raw and compiled code; without it code is skipped.
 	IncludeCode bool
@@ -247,13 +247,13 @@ type ManifestHandler struct {
 	ChildMap  func(id string, ids []string) error
 }
 
-// ReadManifest streams manifest.json from r: it walks the top-level object
+// oracleManifest streams manifest.json from r: it walks the top-level object
 // and decodes one entry at a time, skipping macros, docs, disabled and
 // everything else without decoding it. The whole document is never held in
 // memory. A malformed document is a retry.Permanent error naming the byte
 // offset; an entry with fields of an unexpected type is kept with what could
 // be read, and reported in Info.Warnings.
-func ReadManifest(ctx context.Context, r io.Reader, opts ManifestOptions, h ManifestHandler) (Info, error) {
+func oracleManifest(ctx context.Context, r io.Reader, opts ManifestOptions, h ManifestHandler) (Info, error) {
 	rd := newReader(ctx, r, KindManifest)
 	rd.onMeta = h.Metadata
 	err := rd.walk(func(name string) (bool, error) {

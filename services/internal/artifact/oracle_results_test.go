@@ -30,9 +30,9 @@ type RunResult struct {
 	RelationName    Text     `json:"relation_name"`
 }
 
-// ReadRunResults streams run_results.json, calling fn for each result.
-// Errors are classified as in [ReadManifest].
-func ReadRunResults(ctx context.Context, r io.Reader, fn func(*RunResult) error) (Info, error) {
+// oracleRunResults streams run_results.json, calling fn for each result.
+// Errors are classified as in [oracleManifest].
+func oracleRunResults(ctx context.Context, r io.Reader, fn func(*RunResult) error) (Info, error) {
 	return readResults(ctx, r, KindRunResults, fn)
 }
 
@@ -75,9 +75,9 @@ type FreshnessResult struct {
 	Error           Text     `json:"error"`
 }
 
-// ReadSources streams sources.json (source freshness), calling fn for each
-// result. Errors are classified as in [ReadManifest].
-func ReadSources(ctx context.Context, r io.Reader, fn func(*FreshnessResult) error) (Info, error) {
+// oracleSources streams sources.json (source freshness), calling fn for each
+// result. Errors are classified as in [oracleManifest].
+func oracleSources(ctx context.Context, r io.Reader, fn func(*FreshnessResult) error) (Info, error) {
 	return readResults(ctx, r, KindSources, fn)
 }
 
@@ -148,11 +148,11 @@ func (ss *Stats) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	})
 }
 
-// ReadCatalog streams catalog.json (v1), calling fn for each entry of nodes
+// oracleCatalog streams catalog.json (v1), calling fn for each entry of nodes
 // and sources with the section name and the member key (the unique_id).
 // The catalog's errors are reported in Info.Warnings. Errors are classified
-// as in [ReadManifest].
-func ReadCatalog(ctx context.Context, r io.Reader, fn func(section, key string, t *CatalogTable) error) (Info, error) {
+// as in [oracleManifest].
+func oracleCatalog(ctx context.Context, r io.Reader, fn func(section, key string, t *CatalogTable) error) (Info, error) {
 	rd := newReader(ctx, r, KindCatalog)
 	err := rd.walk(func(name string) (bool, error) {
 		switch name {
@@ -182,22 +182,3 @@ func ReadCatalog(ctx context.Context, r io.Reader, fn func(section, key string, 
 	return rd.finish(), nil
 }
 
-// ReadSemanticManifest reads semantic_manifest.json, which has no schema
-// version: it checks its shape and counts its semantic_models, metrics and
-// saved_queries (Info.Entries) without decoding them; the manifest carries
-// the same resources.
-func ReadSemanticManifest(ctx context.Context, r io.Reader) (Info, error) {
-	rd := newReader(ctx, r, KindSemanticManifest)
-	rd.sawMeta = true // no metadata by design
-	err := rd.walk(func(name string) (bool, error) {
-		switch name {
-		case "semantic_models", "metrics", "saved_queries":
-			return true, rd.elements(name, rd.skip)
-		}
-		return false, nil
-	})
-	if err != nil {
-		return rd.info, err
-	}
-	return rd.finish(), nil
-}
