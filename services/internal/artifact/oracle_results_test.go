@@ -181,4 +181,3 @@ func oracleCatalog(ctx context.Context, r io.Reader, fn func(section, key string
 	}
 	return rd.finish(), nil
 }
-
