@@ -160,6 +160,14 @@ type Asset struct {
 	// DBT_ARTIFACTS under this key, and this event omits code and columns.
 	FullObject string `json:"full_object,omitempty"`
 
+	// LastResult is the asset's last known result: this run's Result when
+	// the run executed the asset, else the last_result of the asset's
+	// previous state in KV bucket DBT_ASSETS (a job that selected other
+	// nodes keeps it). Omitted when no harvest of the environment has seen
+	// the asset executed. Like Result it is a measurement: it never makes an
+	// asset changed.
+	LastResult *LastResult `json:"last_result,omitempty"`
+
 	Change        string   `json:"change,omitempty"`         // new | changed | unchanged, against the previous harvest
 	ChangedFields []string `json:"changed_fields,omitempty"` // top-level fields that changed
 }
@@ -205,6 +213,15 @@ type Result struct {
 	// Criteria are the freshness criteria sources.json applied (warn_after,
 	// error_after, filter).
 	Criteria map[string]any `json:"criteria,omitempty"`
+}
+
+// LastResult is a Result with the run that produced it.
+type LastResult struct {
+	Result
+	RunID int64 `json:"run_id"` // the dbt Cloud run that executed the asset
+	// At is when that run finished (its finished_at from the Admin API),
+	// or, when dbt Cloud did not say, when it was harvested.
+	At time.Time `json:"at"`
 }
 
 // SemanticModelInfo is a semantic model's definition.

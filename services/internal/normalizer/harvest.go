@@ -22,6 +22,13 @@
 // of the environment that are no longer in the project are listed as removed
 // on the harvest event and deleted from the bucket. One normalizer at a time
 // should harvest a given environment for these marks to be exact.
+//
+// An asset's result is this run's (omitted when the run did not execute
+// it); its last_result is this run's result with the run ID and the run's
+// finished_at when it ran, else the previous state's last_result carried
+// over, so a job that selects some nodes (dbt build -s tag:x) does not lose
+// the others' results. Results are measurements: neither makes an asset
+// changed.
 package normalizer
 
 import (
@@ -120,7 +127,7 @@ func (n *Normalizer) Harvest(ctx context.Context, fetched events.ArtifactsFetche
 	}
 	trace := events.TraceFrom(ctx).Child() // the normalization's span
 	pub := &assetPublisher{n: n, ref: ref, gen: fetched.Generation, prev: prev, seen: map[string]bool{}, trace: trace,
-		batch: publish.NewBatch(n.JS, cmpOr(n.Window, 256)), changes: map[string]int{}}
+		batch: publish.NewBatch(n.JS, cmpOr(n.Window, 256)), changes: map[string]int{}, at: resultTime(fetched.Run, started)}
 	sum, err := normalize.JSON(ctx, in, normalize.Options{Ref: ref, IncludeCode: n.IncludeCode}, pub.emit)
 	if err != nil {
 		return events.HarvestCompleted{}, fmt.Errorf("normalize run %d: %w", ref.RunID, err)
@@ -153,6 +160,20 @@ func (n *Normalizer) Harvest(ctx context.Context, fetched events.ArtifactsFetche
 	n.log().Info("harvest completed", "account", ref.AccountID, "run", ref.RunID, "assets", done.Assets,
 		"ms", done.NormalizeMillis, "warnings", len(done.Warnings))
 	return done, nil
+}
+
+// resultTime is the quoted JSON time of the run's results, for last_result:
+// when the run finished, or the harvest's start when dbt Cloud did not say.
+func resultTime(run events.RunFacts, harvested time.Time) []byte {
+	at := harvested
+	if run.FinishedAt != nil {
+		at = *run.FinishedAt
+	}
+	b, err := at.UTC().MarshalJSON()
+	if err != nil { // a finished_at outside years 0-9999
+		b, _ = harvested.UTC().MarshalJSON()
+	}
+	return b
 }
 
 // open starts streaming each stored artifact out of the object store; the

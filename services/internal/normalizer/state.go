@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"hash/fnv"
 	"slices"
 	"strconv"
@@ -21,12 +22,12 @@ import (
 )
 
 // volatile reports whether a top-level asset field changes with every run
-// rather than with the asset: the run context, this run's results (and the
-// test results rolled up from them), catalog statistics (row counts, bytes),
-// and the change marks themselves.
+// rather than with the asset: the run context, results (this run's, the
+// last known one, and the test results rolled up from them), catalog
+// statistics (row counts, bytes), and the change marks themselves.
 func volatile(field string) bool {
 	switch field {
-	case "job_id", "run_id", "result", "test_results", "stats", "change", "changed_fields", "full_object":
+	case "job_id", "run_id", "result", "last_result", "test_results", "stats", "change", "changed_fields", "full_object":
 		return true
 	}
 	return false
@@ -35,14 +36,32 @@ func volatile(field string) bool {
 // fieldHashes maps an asset's top-level fields to hashes of their JSON.
 type fieldHashes map[string]uint64
 
-func hashFields(assetJSON []byte) (fieldHashes, error) {
+// results are an asset's result and last_result members as raw JSON (nil
+// when absent), pointing into the asset's JSON.
+type results struct {
+	result, last []byte
+}
+
+// hashFields hashes an asset's fields and finds its results on the way.
+func hashFields(assetJSON []byte) (fieldHashes, results, error) {
 	out := fieldHashes{}
+	var res results
 	ok, err := artifact.EachMember(assetJSON, func(k, v []byte) error {
+		switch string(k) {
+		case "result":
+			res.result = v
+		case "last_result":
+			res.last = v
+		}
 		if volatile(string(k)) {
 			return nil
 		}
 		h := fnv.New64a()
-		h.Write(v)
+		if string(k) == "columns" {
+			hashColumns(h, v)
+		} else {
+			h.Write(v)
+		}
 		out[string(k)] = h.Sum64()
 		return nil
 	})
@@ -50,9 +69,45 @@ func hashFields(assetJSON []byte) (fieldHashes, error) {
 		err = errors.New("not a JSON object")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read asset state: %w", err)
+		return nil, results{}, fmt.Errorf("read asset state: %w", err)
 	}
-	return out, nil
+	return out, res, nil
+}
+
+// hashColumns hashes an asset's columns without their test_results (this
+// run's outcomes of the column's tests, a measurement like result): the
+// bytes hashed are the columns' JSON with each ,"test_results":{...} cut
+// out, so a column hashes the same whether its tests ran or not.
+func hashColumns(h hash.Hash64, cols []byte) {
+	const cut = `,"test_results":`
+	if !bytes.Contains(cols, []byte(cut)) {
+		h.Write(cols) // the common case
+		return
+	}
+	pos := 0
+	_, _ = artifact.EachElement(cols, func(col []byte) error { // malformed: the rest is hashed whole
+		_, err := artifact.EachMember(col, func(k, val []byte) error {
+			if string(k) != "test_results" {
+				return nil
+			}
+			start := cap(cols) - cap(val) - len(cut) // val points into cols
+			if start < pos || string(cols[start:start+len(cut)]) != cut {
+				return nil
+			}
+			h.Write(cols[pos:start])
+			pos = start + len(cut) + len(val)
+			return nil
+		})
+		return err
+	})
+	h.Write(cols[pos:])
+}
+
+// prevAsset is what a harvest keeps of an asset's previous state.
+type prevAsset struct {
+	hashes fieldHashes
+	// lastResult is the state's last_result, copied; nil when none.
+	lastResult []byte
 }
 
 // changedFields lists, sorted, the fields whose hashes differ.
@@ -94,15 +149,15 @@ func envPrefix(r events.RunRef) string {
 	return fmt.Sprintf("%d.%d.%d.>", r.AccountID, r.ProjectID, r.EnvironmentID)
 }
 
-// loadState reads the previous harvest's field hashes of every asset of the
-// run's environment.
-func loadState(ctx context.Context, kv jetstream.KeyValue, store jetstream.ObjectStore, r events.RunRef) (map[string]fieldHashes, error) {
+// loadState reads the previous harvest's field hashes and last result of
+// every asset of the run's environment.
+func loadState(ctx context.Context, kv jetstream.KeyValue, store jetstream.ObjectStore, r events.RunRef) (map[string]prevAsset, error) {
 	w, err := kv.Watch(ctx, envPrefix(r), jetstream.IgnoreDeletes())
 	if err != nil {
 		return nil, fmt.Errorf("read asset state: %w", err)
 	}
 	defer func() { _ = w.Stop() }() // nothing to do if stopping fails
-	state := map[string]fieldHashes{}
+	state := map[string]prevAsset{}
 	for {
 		select {
 		case <-ctx.Done():
@@ -114,11 +169,11 @@ func loadState(ctx context.Context, kv jetstream.KeyValue, store jetstream.Objec
 			if e == nil { // the initial values are all delivered
 				return state, nil
 			}
-			h, err := hashFields(fullState(ctx, store, e.Value()))
+			h, res, err := hashFields(fullState(ctx, store, e.Value()))
 			if err != nil {
 				continue // an unreadable old state counts as absent: the asset is "new"
 			}
-			state[e.Key()] = h
+			state[e.Key()] = prevAsset{hashes: h, lastResult: bytes.Clone(res.last)}
 		}
 	}
 }
@@ -140,11 +195,14 @@ func fullState(ctx context.Context, store jetstream.ObjectStore, value []byte) [
 
 // assetPublisher turns each normalized asset into an asset event and a KV put.
 type assetPublisher struct {
-	n        *Normalizer
-	ref      events.RunRef
-	gen      int
-	prev     map[string]fieldHashes
-	seen     map[string]bool
+	n    *Normalizer
+	ref  events.RunRef
+	gen  int
+	prev map[string]prevAsset
+	seen map[string]bool
+	// at is the quoted JSON time of this run's last_result (the run's
+	// finished_at, else the harvest's start).
+	at       []byte
 	batch    *publish.Batch
 	changes  map[string]int
 	warnings []string
@@ -158,20 +216,24 @@ func (p *assetPublisher) emit(a normalize.Encoded) error {
 	ctx := context.Background() // the batch's waits are bounded by JetStream's own timeouts
 	key := KVKey(p.ref, a.UniqueID)
 	p.seen[key] = true
-	cur, err := hashFields(a.JSON)
+	cur, res, err := hashFields(a.JSON)
 	if err != nil {
 		return err
 	}
 	change, changed := "unchanged", []string(nil)
 	prev, existed := p.prev[key]
-	switch changed = changedFields(prev, cur); {
+	switch changed = changedFields(prev.hashes, cur); {
 	case !existed:
 		change, changed = "new", nil
 	case len(changed) > 0:
 		change = "changed"
 	}
 	p.changes[change]++
-	data := withChange(a.JSON, change, changed)
+	last := lastResult{carried: prev.lastResult}
+	if res.result != nil {
+		last = lastResult{result: res.result, runID: p.ref.RunID, at: p.at}
+	}
+	data := withState(a.JSON, last, change, changed)
 	if len(data) > maxAsset {
 		if data, err = p.offload(ctx, a.UniqueID, data); err != nil {
 			return err
@@ -191,12 +253,53 @@ func (p *assetPublisher) emit(a normalize.Encoded) error {
 	return p.batch.AddMsg(ctx, put)
 }
 
-// withChange is the asset's JSON with its change marks, the last members
-// of an events.Asset, appended; a new slice.
-func withChange(asset []byte, change string, changed []string) []byte {
-	out := make([]byte, 0, len(asset)+32+24*len(changed))
+// lastResult is how an asset's last_result is written: from this run's
+// result (with the run's ID and time) when the run executed the asset, else
+// as carried over from its previous state.
+type lastResult struct {
+	result  []byte // this run's result, an object
+	runID   int64
+	at      []byte // a quoted JSON time
+	carried []byte // the previous state's last_result
+}
+
+// size is about the bytes append writes.
+func (l lastResult) size() int {
+	if l.result != nil {
+		return len(l.result) + len(l.at) + 48
+	}
+	return len(l.carried) + 16
+}
+
+// append appends ,"last_result":{...} to out, or nothing when there is none.
+func (l lastResult) append(out []byte) []byte {
+	if l.result == nil {
+		if l.carried == nil {
+			return out
+		}
+		out = append(out, `,"last_result":`...)
+		return append(out, l.carried...)
+	}
+	out = append(out, `,"last_result":`...)
+	body := bytes.TrimRight(l.result, " \t\r\n")
+	out = append(out, body[:len(body)-1]...) // without its closing brace
+	if !artifact.IsEmptyObject(body) {
+		out = append(out, ',')
+	}
+	out = append(out, `"run_id":`...)
+	out = strconv.AppendInt(out, l.runID, 10)
+	out = append(out, `,"at":`...)
+	out = append(out, l.at...)
+	return append(out, '}')
+}
+
+// withState is the asset's JSON with its last result and change marks, the
+// last members of an events.Asset, appended; a new slice.
+func withState(asset []byte, last lastResult, change string, changed []string) []byte {
+	out := make([]byte, 0, len(asset)+32+24*len(changed)+last.size())
 	body := bytes.TrimRight(asset, " \t\r\n")
 	out = append(out, body[:max(0, len(body)-1)]...) // without its closing brace
+	out = last.append(out)
 	out = append(out, `,"change":`...)
 	out = strconv.AppendQuote(out, change)
 	if len(changed) > 0 {

@@ -2,7 +2,9 @@ package normalizer
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strings"
 	"testing"
@@ -55,13 +57,14 @@ func TestChangedFields(t *testing.T) {
 			`"pass":1`, `"fail":1`, `"rows":1`, `"rows":2`, `"new"`, `"unchanged"`).Replace(base), nil},
 		{"description", strings.Replace(base, `"old"`, `"new text"`, 1), []string{"description"}},
 		{"added and removed", strings.Replace(base, `"tags":["x"],`, `"owner":"ann",`, 1), []string{"owner", "tags"}},
+		{"last result only", strings.Replace(base, `"change":"new"`, `"last_result":{"status":"error","run_id":5},"change":"new"`, 1), nil},
 	}
-	prev, err := hashFields([]byte(base))
+	prev, _, err := hashFields([]byte(base))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tt := range tests {
-		cur, err := hashFields([]byte(tt.cur))
+		cur, _, err := hashFields([]byte(tt.cur))
 		if err != nil {
 			t.Fatalf("hashFields(%s): %v", tt.name, err)
 		}
@@ -69,15 +72,67 @@ func TestChangedFields(t *testing.T) {
 			t.Errorf("%s: changedFields = %v, want %v", tt.name, got, tt.want)
 		}
 	}
-	if _, err := hashFields([]byte(`[1]`)); err == nil {
+	_, res, err := hashFields([]byte(strings.Replace(base, `"change"`, `"last_result":{"run_id":5},"change"`, 1)))
+	if err != nil || string(res.result) != `{"status":"success"}` || string(res.last) != `{"run_id":5}` {
+		t.Errorf("hashFields results = %s, %s, %v; want this run's and the last", res.result, res.last, err)
+	}
+	if _, _, err := hashFields([]byte(`[1]`)); err == nil {
 		t.Error("hashFields([1]) = nil error, want one")
 	}
 }
 
-func TestWithChange(t *testing.T) {
-	got := string(withChange([]byte(`{"a":{"b":1}}`+"\n"), "changed", []string{"description", "tags"}))
-	if want := `{"a":{"b":1},"change":"changed","changed_fields":["description","tags"]}`; got != want {
-		t.Errorf("withChange = %s, want %s", got, want)
+// TestHashColumns: a column's test_results (this run's test outcomes) are
+// not part of its hash; everything else is.
+func TestHashColumns(t *testing.T) {
+	const base = `[{"name":"id","tests":["t"],"in_catalog":true},{"name":"x","description":"d"}]`
+	tests := []struct {
+		name, cols string
+		same       bool
+	}{
+		{"identical", base, true},
+		{"test results", `[{"name":"id","tests":["t"],"test_results":{"pass":1},"in_catalog":true},{"name":"x","description":"d","test_results":{"fail":2}}]`, true},
+		{"test results last", `[{"name":"id","tests":["t"],"in_catalog":true},{"name":"x","description":"d","test_results":{"pass":0,"warn":0,"fail":1,"error":0,"skipped":0,"other":0}}]`, true},
+		{"description", `[{"name":"id","tests":["t"],"in_catalog":true},{"name":"x","description":"e"}]`, false},
+		{"description and test results", `[{"name":"id","tests":["t"],"test_results":{"pass":1},"in_catalog":true},{"name":"x","description":"e"}]`, false},
+		{"meta named test_results", `[{"name":"id","tests":["t"],"in_catalog":true,"meta":{"a":1,"test_results":{"b":[2]}}},{"name":"x","description":"d"}]`, false},
+		{"malformed", `[{"name":"id","test_results":{"pass":1}`, false},
+	}
+	sum := func(cols string) uint64 {
+		h := fnv.New64a()
+		hashColumns(h, []byte(cols))
+		return h.Sum64()
+	}
+	for _, tt := range tests {
+		if got := sum(tt.cols) == sum(base); got != tt.same {
+			t.Errorf("%s: hashColumns equal to base's = %t, want %t", tt.name, got, tt.same)
+		}
+	}
+}
+
+func TestWithState(t *testing.T) {
+	tests := []struct {
+		name string
+		last lastResult
+		want string
+	}{
+		{"no result", lastResult{}, `{"a":{"b":1},"change":"changed","changed_fields":["description","tags"]}`},
+		{"this run's", lastResult{result: []byte(`{"status":"success","execution_time":1}`), runID: 7, at: []byte(`"2026-01-01T00:00:00Z"`)},
+			`{"a":{"b":1},"last_result":{"status":"success","execution_time":1,"run_id":7,"at":"2026-01-01T00:00:00Z"},"change":"changed","changed_fields":["description","tags"]}`},
+		{"empty result", lastResult{result: []byte(`{}`), runID: 7, at: []byte(`"x"`)},
+			`{"a":{"b":1},"last_result":{"run_id":7,"at":"x"},"change":"changed","changed_fields":["description","tags"]}`},
+		{"carried", lastResult{carried: []byte(`{"status":"error","run_id":6}`)},
+			`{"a":{"b":1},"last_result":{"status":"error","run_id":6},"change":"changed","changed_fields":["description","tags"]}`},
+		{"this run's wins", lastResult{result: []byte(`{"status":"pass"}`), runID: 8, at: []byte(`"y"`), carried: []byte(`{"status":"error"}`)},
+			`{"a":{"b":1},"last_result":{"status":"pass","run_id":8,"at":"y"},"change":"changed","changed_fields":["description","tags"]}`},
+	}
+	for _, tt := range tests {
+		got := string(withState([]byte(`{"a":{"b":1}}`+"\n"), tt.last, "changed", []string{"description", "tags"}))
+		if got != tt.want {
+			t.Errorf("%s: withState = %s, want %s", tt.name, got, tt.want)
+		}
+	}
+	if got, want := string(withState([]byte(`{"a":1}`), lastResult{}, "new", nil)), `{"a":1,"change":"new"}`; got != want {
+		t.Errorf("withState = %s, want %s", got, want)
 	}
 }
 
@@ -211,4 +266,133 @@ func assetEvents(ctx context.Context, t *testing.T, js jetstream.JetStream, run 
 		}
 	}
 	return out
+}
+
+// TestHarvestKeepsLastResult harvests one environment three times: a run
+// that executes every node, a run that executes only customers (dbt build
+// -s customers), and a run that executes nothing. An asset the run did not
+// execute has no result but keeps its last_result, with the run and time
+// of the run that executed it, in its event and in DBT_ASSETS; none of it
+// makes an asset changed.
+func TestHarvestKeepsLastResult(t *testing.T) {
+	ctx := t.Context()
+	_, js := natstest.Run(t)
+	if err := topology.Ensure(ctx, js, topology.Config{}); err != nil {
+		t.Fatalf("topology.Ensure: %v", err)
+	}
+	store, err := js.ObjectStore(ctx, events.BucketArtifacts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.KeyValue(ctx, events.BucketAssets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	harvestedAt := time.Date(2026, 1, 3, 0, 0, 0, 0, time.UTC)
+	n := &Normalizer{JS: js, Store: store, KV: kv, Now: func() time.Time { return harvestedAt }}
+	ref := events.RunRef{AccountID: 1, ProjectID: 2, EnvironmentID: 3, JobID: 4}
+	manifest := strings.NewReplacer("ORDERS_DESC", "Orders.", "EXTRA", "").Replace(project)
+	harvest := func(run int64, finished *time.Time, results string) (events.HarvestCompleted, map[string]events.Asset) {
+		t.Helper()
+		ref.RunID = run
+		fetched := events.ArtifactsFetched{Run: events.RunFacts{RunRef: ref, FinishedAt: finished}, Generation: 1}
+		docs := map[string]string{events.ManifestJSON: manifest, events.RunResultsJSON: results}
+		for _, name := range []string{events.ManifestJSON, events.RunResultsJSON} {
+			key := fmt.Sprintf("%d/%d/1/%s", ref.AccountID, run, name)
+			if _, err := store.PutString(ctx, key, docs[name]); err != nil {
+				t.Fatal(err)
+			}
+			fetched.Artifacts = append(fetched.Artifacts, events.StoredArtifact{Name: name, Step: 1, Bucket: events.BucketArtifacts, Key: key})
+		}
+		done, err := n.Harvest(ctx, fetched)
+		if err != nil {
+			t.Fatalf("Harvest(run %d): %v", run, err)
+		}
+		return done, assetEvents(ctx, t, js, run)
+	}
+	const rr = `{"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/run-results/v6.json", "invocation_id": "i"}, "results": [RESULTS]}`
+	all := strings.Replace(rr, "RESULTS", `{"unique_id": "model.p.orders", "status": "success", "execution_time": 1.5, "timing": []},
+	  {"unique_id": "model.p.customers", "status": "error", "execution_time": 0.5, "message": "boom", "timing": []},
+	  {"unique_id": "test.p.not_null_orders_id.1", "status": "pass", "timing": []}`, 1)
+	customersOnly := strings.Replace(rr, "RESULTS", `{"unique_id": "model.p.customers", "status": "success", "execution_time": 0.7, "timing": []}`, 1)
+	none := strings.Replace(rr, "RESULTS", "", 1)
+	finished1 := time.Date(2026, 1, 1, 6, 0, 0, 0, time.UTC)
+	finished2 := time.Date(2026, 1, 2, 6, 0, 0, 0, time.UTC)
+
+	type want struct {
+		result     string // this run's status, "" for none
+		lastStatus string // last_result's status, "" for none
+		lastRun    int64
+		lastAt     time.Time
+	}
+	check := func(harvest string, assets map[string]events.Asset, wants map[string]want) {
+		t.Helper()
+		for id, w := range wants {
+			a, ok := assets[id]
+			if !ok {
+				t.Errorf("%s: no asset event for %s", harvest, id)
+				continue
+			}
+			got := want{}
+			if a.Result != nil {
+				got.result = a.Result.Status
+			}
+			if a.LastResult != nil {
+				got.lastStatus, got.lastRun, got.lastAt = a.LastResult.Status, a.LastResult.RunID, a.LastResult.At
+			}
+			if got != w {
+				t.Errorf("%s: %s result %q, last_result %q of run %d at %v; want %q, %q of run %d at %v",
+					harvest, id, got.result, got.lastStatus, got.lastRun, got.lastAt, w.result, w.lastStatus, w.lastRun, w.lastAt)
+			}
+		}
+	}
+
+	_, assets := harvest(10, &finished1, all)
+	check("run 10 (all)", assets, map[string]want{
+		"model.p.orders":              {"success", "success", 10, finished1},
+		"model.p.customers":           {"error", "error", 10, finished1},
+		"test.p.not_null_orders_id.1": {"pass", "pass", 10, finished1},
+		"source.p.raw.orders":         {},
+	})
+	if m := assets["model.p.customers"].LastResult; m.Message != "boom" || m.ExecutionTime != 0.5 {
+		t.Errorf("run 10: customers last_result = %+v, want the result's message and execution time", m)
+	}
+
+	done, assets := harvest(11, &finished2, customersOnly)
+	check("run 11 (customers only)", assets, map[string]want{
+		"model.p.orders":              {"", "success", 10, finished1},
+		"model.p.customers":           {"success", "success", 11, finished2},
+		"test.p.not_null_orders_id.1": {"", "pass", 10, finished1},
+		"source.p.raw.orders":         {},
+	})
+	if got := done.Changes; got["unchanged"] != 4 || len(got) != 1 {
+		t.Errorf("run 11: changes = %v, want 4 unchanged (results are not changes)", got)
+		for id, a := range assets {
+			t.Logf("%s: %s %v", id, a.Change, a.ChangedFields)
+		}
+	}
+	e, err := kv.Get(ctx, KVKey(ref, "model.p.orders"))
+	if err != nil {
+		t.Fatalf("DBT_ASSETS model.p.orders: %v", err)
+	}
+	var stored events.Asset
+	if err := json.Unmarshal(e.Value(), &stored); err != nil {
+		t.Fatal(err)
+	}
+	if stored.Result != nil || stored.LastResult == nil || stored.LastResult.RunID != 10 || stored.LastResult.ExecutionTime != 1.5 {
+		t.Errorf("DBT_ASSETS model.p.orders after run 11 = %s, want no result and run 10's last_result", e.Value())
+	}
+
+	done, assets = harvest(12, nil, none)
+	check("run 12 (nothing, no finished_at)", assets, map[string]want{
+		"model.p.orders":    {"", "success", 10, finished1},
+		"model.p.customers": {"", "success", 11, finished2},
+	})
+	if got := done.Changes; got["unchanged"] != 4 || len(got) != 1 {
+		t.Errorf("run 12: changes = %v, want 4 unchanged", got)
+	}
+	_, assets = harvest(13, nil, customersOnly)
+	check("run 13 (customers, no finished_at)", assets, map[string]want{
+		"model.p.customers": {"success", "success", 13, harvestedAt},
+	})
 }
