@@ -1,6 +1,7 @@
 package fetcher
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -62,16 +63,42 @@ func (f *Fetcher) collect(ctx context.Context, client *dbtcloud.Client, sink Sin
 // storeWant stores want from its step, or from its fallback steps in turn
 // while the file is not found.
 func (f *Fetcher) storeWant(ctx context.Context, client *dbtcloud.Client, sink Sink, run dbtcloud.Run, want Want) (events.StoredArtifact, inspection, error) {
-	stored, info, err := f.store(ctx, client, sink, run, want, want.Step)
+	stored, info, err := f.storeChecked(ctx, client, sink, run, want, want.Step)
 	for _, s := range want.Fallback {
 		if !errors.Is(err, dbtcloud.ErrNotFound) {
 			break
 		}
 		w := want
 		w.StepName, w.Command = s.Name, StepCommand(s.Name)
-		stored, info, err = f.store(ctx, client, sink, run, w, s.Index)
+		stored, info, err = f.storeChecked(ctx, client, sink, run, w, s.Index)
 	}
 	return stored, info, err
+}
+
+// storeChecked stores want from step, downloading it again while the
+// download fails the check ([ErrCorrupt]), after CorruptRetryDelay and then
+// twice that; the CorruptAttempts-th failed check is permanent.
+func (f *Fetcher) storeChecked(ctx context.Context, client *dbtcloud.Client, sink Sink, run dbtcloud.Run, want Want, step int) (events.StoredArtifact, inspection, error) {
+	delay := cmp.Or(f.CorruptRetryDelay, time.Second)
+	for attempt := 1; ; attempt++ {
+		stored, info, err := f.store(ctx, client, sink, run, want, step)
+		if !errors.Is(err, ErrCorrupt) {
+			return stored, info, err
+		}
+		if attempt == CorruptAttempts {
+			return stored, info, retry.Permanent(fmt.Errorf("%w (%d downloads in a row failed the check)", err, attempt))
+		}
+		f.log().Warn("download failed the check; downloading it again", "run", run.ID, "artifact", want.Name, "step", step,
+			"attempt", attempt, "err", err)
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return stored, info, fmt.Errorf("%w (interrupted before download %d: %w)", err, attempt+1, ctx.Err())
+		case <-t.C:
+		}
+		delay *= 2
+	}
 }
 
 // ErrNotYet is wrapped by the error of an artifact that is not there yet

@@ -19,9 +19,17 @@ import (
 )
 
 // ErrCorrupt is wrapped by the error of a download that is not one complete
-// JSON value of its declared length (cut short, or garbled). It is
-// transient: the message is redelivered and the file downloaded again.
+// JSON value of its declared length (cut short, or garbled); the error says
+// at which byte. The file is downloaded again at once, up to
+// CorruptAttempts downloads in all; when they all fail the check, the
+// error is permanent (the harvest fails with the last one as its reason),
+// as a body that dbt Cloud or a proxy keeps garbling will not heal with
+// redeliveries.
 var ErrCorrupt = errors.New("the download was truncated or corrupt")
+
+// CorruptAttempts is how many downloads of one artifact may fail the check
+// before the failure is permanent.
+const CorruptAttempts = 3
 
 // Sink stores downloaded artifacts. Put reads r to its end; when reading r
 // fails, Put fails and leaves no new object visible under key (an earlier
@@ -79,7 +87,7 @@ type inspection struct {
 // store streams one artifact from dbt Cloud into sink under its object key,
 // hashing, counting and checking it on the way: the body must have its
 // Content-Length and be exactly one JSON value. It never holds the
-// artifact in memory. A short or garbled body wraps ErrCorrupt (transient).
+// artifact in memory. A short or garbled body wraps ErrCorrupt.
 func (f *Fetcher) store(ctx context.Context, client *dbtcloud.Client, sink Sink, run dbtcloud.Run, want Want, step int) (events.StoredArtifact, inspection, error) {
 	body, length, err := client.Artifact(ctx, run.ID, want.Name, step)
 	if err != nil {
@@ -101,7 +109,7 @@ func (f *Fetcher) store(ctx context.Context, client *dbtcloud.Client, sink Sink,
 	where := fmt.Sprintf("store %s of run %d step %d", want.Name, run.ID, step)
 	switch {
 	case errors.Is(vr.bodyErr, io.ErrUnexpectedEOF):
-		return events.StoredArtifact{}, inspection{}, fmt.Errorf("%s: %w: got %d of %d bytes: %w", where, ErrCorrupt, vr.n, length, vr.bodyErr)
+		return events.StoredArtifact{}, inspection{}, fmt.Errorf("%s: %w: cut at byte %d of %d: %w", where, ErrCorrupt, vr.n, length, vr.bodyErr)
 	case vr.bodyErr != nil: // reset, timeout: transient
 		return events.StoredArtifact{}, inspection{}, fmt.Errorf("%s: download: %w", where, vr.bodyErr)
 	case res.err != nil && !errors.Is(res.err, errAbandoned):
@@ -109,7 +117,7 @@ func (f *Fetcher) store(ctx context.Context, client *dbtcloud.Client, sink Sink,
 	case putErr != nil:
 		return events.StoredArtifact{}, inspection{}, fmt.Errorf("%s: %w", where, putErr)
 	case length >= 0 && vr.n != length:
-		return events.StoredArtifact{}, inspection{}, fmt.Errorf("%s: %w: got %d of %d bytes", where, ErrCorrupt, vr.n, length)
+		return events.StoredArtifact{}, inspection{}, fmt.Errorf("%s: %w: cut at byte %d of %d", where, ErrCorrupt, vr.n, length)
 	}
 	return events.StoredArtifact{
 		Name: want.Name, Step: step, StepName: want.StepName, Command: want.Command, Bucket: events.BucketArtifacts, Key: key,

@@ -1,9 +1,11 @@
 package fetcher
 
 import (
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -187,6 +189,12 @@ func TestTruncatedAndCorruptDownloads(t *testing.T) {
 		if failed == nil || !strings.Contains(failed.Reason, "truncated or corrupt") || !strings.Contains(failed.Fix, "truncated") {
 			t.Fatalf("harvest.failed = %+v, want the truncated download as the reason", failed)
 		}
+		if !regexp.MustCompile(`cut at byte \d+ of \d+`).MatchString(failed.Reason) || !strings.Contains(failed.Reason, "3 downloads in a row") {
+			t.Errorf("harvest.failed reason = %q, want the byte the download was cut at and the 3 downloads", failed.Reason)
+		}
+		if n := h.count("manifest.json", http.StatusOK); n != CorruptAttempts {
+			t.Errorf("manifest downloads = %d, want %d: a permanent failure, not one retry per delivery", n, CorruptAttempts)
+		}
 	})
 	t.Run("corrupt JSON of the right length", func(t *testing.T) {
 		t.Parallel()
@@ -206,8 +214,11 @@ func TestTruncatedAndCorruptDownloads(t *testing.T) {
 		if failed == nil || !strings.Contains(failed.Reason, "manifest.json") || !strings.Contains(failed.Reason, "truncated or corrupt") {
 			t.Fatalf("harvest.failed = %+v, want the corrupt manifest as the reason", failed)
 		}
-		if n := h.count("manifest.json", http.StatusOK); n != maxDeliver {
-			t.Errorf("manifest downloads = %d, want %d (retried until MaxDeliver)", n, maxDeliver)
+		if want := fmt.Sprintf("(at byte %d)", len(b)/2+1); !strings.Contains(failed.Reason, want) {
+			t.Errorf("harvest.failed reason = %q, want the byte the JSON breaks at %s", failed.Reason, want)
+		}
+		if n := h.count("manifest.json", http.StatusOK); n != CorruptAttempts {
+			t.Errorf("manifest downloads = %d, want %d (then permanent, not retried until MaxDeliver %d)", n, CorruptAttempts, maxDeliver)
 		}
 		if _, err := h.f.Store.GetInfo(t.Context(), events.ObjectKey(1, 400, 5, events.ManifestJSON)); err == nil {
 			t.Error("the corrupt manifest is visible in the object store")

@@ -21,10 +21,12 @@
 // Handle classifies every failure once (see package retry): a run that is not
 // complete yet, or whose artifacts are not there yet, is retried after
 // NotReadyDelay; a 429 after its Retry-After or dbt's cooldown (the client's
-// limiter slows every request of the account meanwhile); 5xx, timeouts and
-// downloads that are cut short or are not one complete JSON value
-// ([ErrCorrupt]) with backoff. 401/403, an unknown run and a complete run
-// without a manifest are permanent; a cancelled run is skipped. GiveUp then
+// limiter slows every request of the account meanwhile); 5xx and timeouts
+// with backoff. A download that is cut short or is not one complete JSON
+// value ([ErrCorrupt]) is downloaded again at once, within the delivery;
+// the third such download of the same file is permanent. 401/403, an
+// unknown run and a complete run without a manifest are permanent; a
+// cancelled run is skipped. GiveUp then
 // publishes a dbt.harvester.harvest.failed event that says what to fix.
 //
 // # Accounts and filters
@@ -83,6 +85,10 @@ type Fetcher struct {
 	// NotReadyDelay is how long to wait before asking again about a run that
 	// is not complete yet, or whose artifacts are not there yet (default 15s).
 	NotReadyDelay time.Duration
+	// CorruptRetryDelay is how long to wait before downloading again an
+	// artifact whose download failed the check (ErrCorrupt); it doubles for
+	// the next (default 1s).
+	CorruptRetryDelay time.Duration
 	// ArtifactsGrace is how long after a run finished a 404 still means "not
 	// there yet" for its manifest.json, and for any artifact while the run
 	// says artifacts_saved false (default 2m); after it, absent.
@@ -402,8 +408,8 @@ func Fix(cause error) string {
 		return "the run's artifacts did not appear in dbt Cloud in time (run complete, artifacts still 404); " +
 			"check the run in dbt Cloud, then re-harvest it (harvester harvest --run <id>)"
 	case errors.Is(cause, ErrCorrupt):
-		return "every download of the artifact was truncated or was not valid JSON: check dbt Cloud's status and any proxy " +
-			"between the harvester and dbt Cloud, then re-harvest the run (harvester harvest --run <id>)"
+		return fmt.Sprintf("%d downloads of the artifact in a row were truncated or were not valid JSON (the reason says at which byte): "+
+			"check dbt Cloud's status and any proxy between the harvester and dbt Cloud, then re-harvest the run (harvester harvest --run <id>)", CorruptAttempts)
 	case errors.Is(cause, dbtcloud.ErrNotFound):
 		return "check that the run exists in this account (dbt Cloud's \"Test Endpoint\" sends runs that do not exist)"
 	case retry.IsPermanent(cause):
