@@ -35,7 +35,12 @@
 // equals the count of entries. Columns merge the YAML and the catalog by
 // name, case-insensitively: the catalog's name, type, index and comment, the
 // YAML's description, tags, meta, constraints and declared type (used when
-// the catalog has none). What is not understood is reported in
+// the catalog has none). A column is named by its key in the columns
+// object, on either side, as dbt writes it (a name member that disagrees,
+// as key "col_2" with name "col_1", is not believed; it is used only when
+// the key is empty). Catalog columns whose keys are equal case-insensitively
+// ("ID" and "id", or a repeated key) are one column, the first by index,
+// with a warning, so no asset has two columns of the same name. What is not understood is reported in
 // Summary.Warnings, never dropped silently.
 //
 // Normalize is a pure function of its inputs: no I/O besides reading them,

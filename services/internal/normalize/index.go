@@ -2,11 +2,14 @@ package normalize
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/dbt-harvester/harvester/events"
 	"github.com/dbt-harvester/harvester/services/internal/artifact"
@@ -108,6 +111,10 @@ func (n *normalizer) readIndexes(ctx context.Context, in Input) error {
 	if in.Catalog != nil {
 		if err := n.readArtifact(ctx, in.Catalog, artifact.KindCatalog, n.catalogSection); err != nil {
 			return err
+		}
+		if n.dupColumns > 0 {
+			n.iwarnf("catalog.json: %d columns have the same name as another column of their table, case-insensitively "+
+				"(keys that differ only in case, or a repeated key): each is merged into the first by index", n.dupColumns)
 		}
 	}
 	for _, rr := range append([]io.Reader{in.RunResults}, in.MoreRunResults...) {
@@ -234,12 +241,12 @@ func (n *normalizer) addCatalog(s *artifact.Stream, section string, rawKey []byt
 		case "columns":
 			cols := n.colScratch[:0]
 			defer func() { e.columns, n.colScratch = slices.Clone(cols), cols[:0] }() // exactly as long
-			_, err := artifact.EachMember(v, func(k, v []byte) error {
-				c := catColumn{name: n.internBytes(k)}
+			_, err := artifact.EachMember(v, func(key, v []byte) error {
+				c := catColumn{name: n.internBytes(key)} // the key names the column; see uniqueColumns
 				_, err := artifact.EachMember(v, func(k, v []byte) error {
 					switch string(k) {
 					case "name":
-						if !isEmptyText(v) {
+						if len(key) == 0 && !isEmptyText(v) {
 							c.name = n.internRaw(v)
 						}
 					case "type":
@@ -272,8 +279,104 @@ func (n *normalizer) addCatalog(s *artifact.Stream, section string, rawKey []byt
 		return nil
 	})
 	slices.SortStableFunc(e.columns, func(a, b catColumn) int { return int(a.index) - int(b.index) })
+	e.columns = n.uniqueColumns(e.columns)
 	n.cats.add(e)
 	return err
+}
+
+// uniqueColumns merges, in place, the catalog columns whose names are equal
+// under Unicode case folding (keys "ID" and "id", or a repeated key) into
+// the first by index, which keeps its name; a later one fills in a missing
+// type or comment. A catalog column is named by its key in the table's
+// columns object, as dbt writes it; its name member only when the key is
+// empty (a name that disagrees with its key, as key "col_2" with name
+// "col_1", is not believed: the key is unique in the object). Asset columns are merged by name case-insensitively, so two
+// such catalog columns would be two columns of the same name. It sorts
+// positions by folded name in a scratch slice: no allocation, and nothing
+// written when no name repeats (the common case).
+func (n *normalizer) uniqueColumns(cols []catColumn) []catColumn {
+	if len(cols) < 2 {
+		return cols
+	}
+	order := n.colOrder[:0]
+	for i := range cols {
+		order = append(order, int32(i))
+	}
+	defer func() { n.colOrder = order[:0] }()
+	name := func(i int32) string { return n.istr.get(cols[i].name) }
+	slices.SortStableFunc(order, func(a, b int32) int { return foldCompare(name(a), name(b)) })
+	dup := false
+	for i := 1; i < len(order) && !dup; i++ {
+		dup = foldCompare(name(order[i-1]), name(order[i])) == 0
+	}
+	if !dup {
+		return cols
+	}
+	drop := n.colDrop[:0]
+	for range cols {
+		drop = append(drop, false)
+	}
+	defer func() { n.colDrop = drop[:0] }()
+	for g := 0; g < len(order); {
+		first := &cols[order[g]] // the stable sort keeps the first by index first
+		e := g + 1
+		for ; e < len(order) && foldCompare(name(order[g]), name(order[e])) == 0; e++ {
+			c := cols[order[e]]
+			if n.istr.get(first.typ) == "" {
+				first.typ = c.typ
+			}
+			if n.istr.get(first.comment) == "" {
+				first.comment = c.comment
+			}
+			drop[order[e]] = true
+			n.dupColumns++
+		}
+		g = e
+	}
+	out := cols[:0]
+	for i, c := range cols {
+		if !drop[i] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// foldCompare orders strings by their runes under Unicode simple case
+// folding (each rune as the least of its folding orbit); it is 0 exactly
+// when strings.EqualFold reports them equal.
+func foldCompare(a, b string) int {
+	for a != "" && b != "" {
+		ra, na := rune(a[0]), 1
+		if ra >= utf8.RuneSelf {
+			ra, na = utf8.DecodeRuneInString(a)
+		}
+		rb, nb := rune(b[0]), 1
+		if rb >= utf8.RuneSelf {
+			rb, nb = utf8.DecodeRuneInString(b)
+		}
+		if fa, fb := foldRune(ra), foldRune(rb); fa != fb {
+			return cmp.Compare(fa, fb)
+		}
+		a, b = a[na:], b[nb:]
+	}
+	return cmp.Compare(len(a), len(b))
+}
+
+// foldRune is the least rune of r's case-folding orbit: upper case for
+// ASCII letters (K, not the Kelvin sign U+212A).
+func foldRune(r rune) rune {
+	if r < utf8.RuneSelf {
+		if 'a' <= r && r <= 'z' {
+			r -= 'a' - 'A'
+		}
+		return r
+	}
+	least := r
+	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		least = min(least, f)
+	}
+	return least
 }
 
 // appendStats writes a catalog's stats as {id: value}, without has_stats.

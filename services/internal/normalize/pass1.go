@@ -57,6 +57,9 @@ type normalizer struct {
 	cat         []int32 // by node number: 1 + index in cats
 	cats        chunked[catalogEntry]
 	colScratch  []catColumn
+	colOrder    []int32 // uniqueColumns' scratch
+	colDrop     []bool  // uniqueColumns' scratch
+	dupColumns  int     // catalog columns merged into another of the same name
 	catNode     []int32 // node number of each catalog entry, until joinIndexes
 	idxWarnings []string
 	idxVersions map[string]string

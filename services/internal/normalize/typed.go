@@ -172,9 +172,9 @@ func (n *normalizer) columns(sc *scratch, o *obj, e *entry, self int32) {
 		if err != nil {
 			return err
 		}
-		nm := strBytes(name)
+		nm := k // the key names the column, as in the catalog (uniqueColumns)
 		if len(nm) == 0 {
-			nm = k
+			nm = strBytes(name)
 		}
 		i := columnIndex(cols, nm)
 		if i < 0 {
