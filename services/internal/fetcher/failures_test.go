@@ -189,6 +189,7 @@ func TestTruncatedAndCorruptDownloads(t *testing.T) {
 		if failed == nil || !strings.Contains(failed.Reason, "truncated or corrupt") || !strings.Contains(failed.Fix, "truncated") {
 			t.Fatalf("harvest.failed = %+v, want the truncated download as the reason", failed)
 		}
+		t.Logf("reason: %s", failed.Reason)
 		if !regexp.MustCompile(`cut at byte \d+ of \d+`).MatchString(failed.Reason) || !strings.Contains(failed.Reason, "3 downloads in a row") {
 			t.Errorf("harvest.failed reason = %q, want the byte the download was cut at and the 3 downloads", failed.Reason)
 		}
@@ -214,6 +215,7 @@ func TestTruncatedAndCorruptDownloads(t *testing.T) {
 		if failed == nil || !strings.Contains(failed.Reason, "manifest.json") || !strings.Contains(failed.Reason, "truncated or corrupt") {
 			t.Fatalf("harvest.failed = %+v, want the corrupt manifest as the reason", failed)
 		}
+		t.Logf("reason: %s", failed.Reason)
 		if want := fmt.Sprintf("(at byte %d)", len(b)/2+1); !strings.Contains(failed.Reason, want) {
 			t.Errorf("harvest.failed reason = %q, want the byte the JSON breaks at %s", failed.Reason, want)
 		}
