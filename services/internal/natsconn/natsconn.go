@@ -186,6 +186,9 @@ func connectEmbedded(opts Options) (*Conn, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if authRequired(sopts) && len(auth) == 0 {
+		return nil, nil, fmt.Errorf("natsconn: the embedded server's config %s requires authentication: %s", opts.ServerConfig, inProcessHint)
+	}
 	ns, err := server.NewServer(sopts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("natsconn: new embedded server: %w", err)
@@ -203,8 +206,8 @@ func connectEmbedded(opts Options) (*Conn, func(), error) {
 	nc, err := nats.Connect(ns.ClientURL(), copts...)
 	if err != nil {
 		ns.Shutdown()
-		if errors.Is(err, nats.ErrAuthorization) {
-			err = fmt.Errorf("%w (the services connect in process as NATS_USER with NATS_PASSWORD, or with NATS_NKEY or NATS_CREDS: give them a user the config file defines)", err)
+		if authRequired(sopts) {
+			err = fmt.Errorf("%w (credentials refused? %s)", err, inProcessHint)
 		}
 		return nil, nil, fmt.Errorf("natsconn: connect in process: %w", err)
 	}
@@ -214,6 +217,9 @@ func connectEmbedded(opts Options) (*Conn, func(), error) {
 		ns.WaitForShutdown()
 	}, nil
 }
+
+const inProcessHint = "the services connect in process as NATS_USER with NATS_PASSWORD (or NATS_PASSWORD_FILE), " +
+	"or with NATS_NKEY or NATS_CREDS: give them a user the config file defines"
 
 func clientOptions(opts Options) []nats.Option {
 	log := opts.Logger

@@ -14,6 +14,18 @@ import (
 // in the error of a server that would listen beyond loopback without them.
 const ShippedConfig = "deploy/nats/auth.conf"
 
+// CheckEmbedded reads opts.ServerConfig and checks the embedded server opts
+// describe as Connect would, without starting it: the file parses, and the
+// server would not accept unauthenticated clients beyond loopback.
+func CheckEmbedded(opts Options) error {
+	opts.setDefaults()
+	sopts, err := serverOptions(opts)
+	if err != nil {
+		return err
+	}
+	return checkExposure(sopts)
+}
+
 // serverOptions are the embedded server's options: those of
 // opts.ServerConfig, if set, merged with the harvester's. The file wins for
 // what it sets (its listen host and port, each on its own; store_dir;
