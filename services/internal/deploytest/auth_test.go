@@ -3,12 +3,14 @@ package deploytest
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -307,5 +309,36 @@ func TestReaderCannot(t *testing.T) {
 	}
 	if errs := asyncErrs(); !strings.Contains(strings.Join(errs, "\n"), "Permissions Violation") {
 		t.Errorf("reader's async errors = %v, want permission violations", errs)
+	}
+}
+
+// TestAuthConfigIncludes: an external server takes the users with `include
+// auth.conf` in single.conf, as deploy/README.md says.
+func TestAuthConfigIncludes(t *testing.T) {
+	t.Setenv("NATS_PASSWORD", harvesterPassword)
+	t.Setenv("NATS_READER_PASSWORD", readerPassword)
+	dir := t.TempDir()
+	for _, f := range []string{"single.conf", "auth.conf"} {
+		b, err := os.ReadFile(filepath.Join(natsDir(t), f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f == "single.conf" {
+			b = append(b, "\ninclude auth.conf\n"...)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	opts, err := server.ProcessConfigFile(filepath.Join(dir, "single.conf"))
+	if err != nil {
+		t.Fatalf("single.conf with include auth.conf: %v", err)
+	}
+	names := map[string]bool{}
+	for _, u := range opts.Users {
+		names[u.Username] = true
+	}
+	if !opts.JetStream || !names["harvester"] || !names["reader"] || len(opts.Users) != 2 {
+		t.Errorf("JetStream %v, users %v: want JetStream and the users harvester and reader", opts.JetStream, names)
 	}
 }
