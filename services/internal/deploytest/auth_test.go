@@ -187,6 +187,10 @@ func TestReaderCanConsumeMetadataAndReadAssets(t *testing.T) {
 	if err != nil || string(entry.Value()) != `{"name":"orders"}` {
 		t.Fatalf("reader kv.Get(%s) = %v, want the stored value", key, err)
 	}
+	keys, err := kv.Keys(ctx)
+	if err != nil || len(keys) != 1 || keys[0] != key {
+		t.Errorf("reader kv.Keys = %v, %v, want [%s]", keys, err, key)
+	}
 	if errs := asyncErrs(); len(errs) > 0 {
 		t.Errorf("reader got permission errors doing its job: %v", errs)
 	}
@@ -259,7 +263,7 @@ func TestReaderCannot(t *testing.T) {
 	}
 	for _, a := range attempts {
 		t.Run(a.name, func(t *testing.T) {
-			actx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			actx, cancel := context.WithTimeout(ctx, time.Second)
 			defer cancel()
 			before := len(asyncErrs())
 			err := a.try(actx)
