@@ -86,8 +86,8 @@ func TestEmbeddedWithUsers(t *testing.T) {
 		t.Fatalf("Connect without credentials = %v, want an authorization error that names NATS_USER", err)
 	}
 	opts.User, opts.Password = "svc", "wrong-one"
-	if _, _, err := natsconn.Connect(t.Context(), opts); err == nil || strings.Contains(err.Error(), "wrong-one") {
-		t.Fatalf("Connect with a wrong password = %v, want an error without the password", err)
+	if _, _, err := natsconn.Connect(t.Context(), opts); err == nil || strings.Contains(err.Error(), "wrong-one") || !strings.Contains(err.Error(), "NATS_USER") {
+		t.Fatalf("Connect with a wrong password = %v, want an error that names NATS_USER, without the password", err)
 	}
 	opts.Password = "c0ffee42beef"
 	conn, closeFn, err := natsconn.Connect(t.Context(), opts)
@@ -216,5 +216,35 @@ func TestPasswordRedacted(t *testing.T) {
 		if strings.Contains(s, "pa55w0rd") {
 			t.Errorf("Options printed %s", s)
 		}
+	}
+}
+
+// TestEmbeddedWithTLS: a tls block in the file makes other clients use TLS;
+// the services' in-process connection needs none.
+func TestEmbeddedWithTLS(t *testing.T) {
+	certs := natstest.TLS(t)
+	conf := writeConfig(t, fmt.Sprintf("tls { cert_file: %q, key_file: %q }\nauthorization { users = [{user: svc, password: pw}] }\n",
+		certs.ServerCert, certs.ServerKey))
+	conn, closeFn, err := natsconn.Connect(t.Context(), natsconn.Options{ServerConfig: conf, Listen: "127.0.0.1:-1",
+		StoreDir: t.TempDir(), User: "svc", Password: "pw"})
+	if err != nil {
+		t.Fatalf("Connect(embedded with TLS): %v", err)
+	}
+	defer closeFn()
+	if !strings.HasPrefix(conn.ClientURL(), "tls://") {
+		t.Errorf("client URL %s, want tls://", conn.ClientURL())
+	}
+	other, closeOther, err := natsconn.Connect(t.Context(), natsconn.Options{URL: conn.ClientURL(), TLSCA: certs.CA, User: "svc", Password: "pw"})
+	if err != nil {
+		t.Fatalf("Connect over TLS to the embedded server: %v", err)
+	}
+	defer closeOther()
+	if !other.NC.TLSRequired() {
+		t.Error("the other client's connection is not TLS")
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, _, err := natsconn.Connect(ctx, natsconn.Options{URL: strings.Replace(conn.ClientURL(), "tls://", "nats://", 1), User: "svc", Password: "pw"}); err == nil {
+		t.Error("a client without TLS connected")
 	}
 }

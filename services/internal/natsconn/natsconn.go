@@ -24,6 +24,7 @@ package natsconn
 import (
 	"context"
 	"errors"
+	"io"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -203,10 +204,12 @@ func connectEmbedded(opts Options) (*Conn, func(), error) {
 	copts := append(clientOptions(opts), nats.InProcessServer(ns),
 		nats.ClosedHandler(func(*nats.Conn) { close(closed) }))
 	copts = append(copts, auth...)
-	nc, err := nats.Connect(ns.ClientURL(), copts...)
+	// In process there is no TLS (the server allows that), whatever the URL
+	// other clients use: a tls:// URL would make the client insist on it.
+	nc, err := nats.Connect("nats://"+strings.TrimPrefix(ns.ClientURL(), "tls://"), copts...)
 	if err != nil {
 		ns.Shutdown()
-		if authRequired(sopts) {
+		if authRequired(sopts) && (errors.Is(err, nats.ErrAuthorization) || errors.Is(err, io.ErrClosedPipe)) {
 			err = fmt.Errorf("%w (credentials refused? %s)", err, inProcessHint)
 		}
 		return nil, nil, fmt.Errorf("natsconn: connect in process: %w", err)
