@@ -24,8 +24,8 @@ package natsconn
 import (
 	"context"
 	"errors"
-	"io"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
 	"strings"
