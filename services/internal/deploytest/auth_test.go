@@ -127,7 +127,7 @@ func TestReaderCanConsumeMetadataAndReadAssets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sub.Unsubscribe()
+	defer func() { _ = sub.Unsubscribe() }()
 	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +283,7 @@ func TestReaderCannot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer runSub.Unsubscribe()
+	defer func() { _ = runSub.Unsubscribe() }()
 	for _, deliver := range []string{"dbt.run.1.100.200.300.402.completed", "$JS.API.STREAM.PURGE." + events.StreamMetadata} {
 		if _, err := js.CreateOrUpdateConsumer(ctx, events.StreamMetadata, jetstream.ConsumerConfig{
 			DeliverSubject: deliver, DeliverPolicy: jetstream.DeliverAllPolicy, AckPolicy: jetstream.AckNonePolicy,
