@@ -1,4 +1,4 @@
-package service
+package service_test
 
 import (
 	"bytes"
@@ -23,31 +23,37 @@ import (
 	"github.com/dbt-harvester/harvester/services/internal/natsconn"
 	"github.com/dbt-harvester/harvester/services/internal/natstest"
 	"github.com/dbt-harvester/harvester/services/internal/receiver"
+	"github.com/dbt-harvester/harvester/services/internal/service"
+)
+
+const (
+	authToken  = "auth-api-token"
+	authSecret = "auth-webhook-secret"
 )
 
 // harvestThrough runs every role with cfg (its NATS and receiver settings),
 // lets the simulator deliver a completed run, and returns the closing event
 // read back from DBT_METADATA through a connection opened with reader.
-func harvestThrough(t *testing.T, cfg config.Config, reader func(Info) (*nats.Conn, error)) events.HarvestCompleted {
+func harvestThrough(t *testing.T, cfg config.Config, reader func(service.Info) (*nats.Conn, error)) events.HarvestCompleted {
 	t.Helper()
 	dir := t.TempDir()
 	if _, err := gen.Write(dir, gen.DefaultOptions(5)); err != nil {
 		t.Fatal(err)
 	}
-	cloud, err := devcloud.New(devcloud.Config{Token: testToken, ArtifactsDir: dir, WebhookSecret: testSecret,
+	cloud, err := devcloud.New(devcloud.Config{Token: authToken, ArtifactsDir: dir, WebhookSecret: authSecret,
 		WebhookBackoff: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	api := httptest.NewServer(cloud.Handler())
 	defer api.Close()
-	cfg.Accounts = []config.Account{{ID: 1, AccessURL: api.URL, Token: testToken}}
-	cfg.WebhookSecrets = []config.Secret{testSecret}
+	cfg.Accounts = []config.Account{{ID: 1, AccessURL: api.URL, Token: authToken}}
+	cfg.WebhookSecrets = []config.Secret{authSecret}
 	cfg.HTTPAddr = "127.0.0.1:0"
 	ctx, cancel := context.WithCancel(context.Background())
-	ready, done := make(chan Info, 1), make(chan error, 1)
+	ready, done := make(chan service.Info, 1), make(chan error, 1)
 	go func() {
-		done <- Run(ctx, Options{Config: cfg, Roles: Roles{Receiver: true, Fetcher: true, Normalizer: true}, Ready: func(i Info) { ready <- i }})
+		done <- service.Run(ctx, service.Options{Config: cfg, Roles: service.Roles{Receiver: true, Fetcher: true, Normalizer: true}, Ready: func(i service.Info) { ready <- i }})
 	}()
 	defer func() {
 		cancel()
@@ -55,7 +61,7 @@ func harvestThrough(t *testing.T, cfg config.Config, reader func(Info) (*nats.Co
 			t.Errorf("Run after cancel = %v, want nil", err)
 		}
 	}()
-	var info Info
+	var info service.Info
 	select {
 	case info = <-ready:
 	case err := <-done:
@@ -67,7 +73,7 @@ func harvestThrough(t *testing.T, cfg config.Config, reader func(Info) (*nats.Co
 		`"eventType":"job.run.completed","webhookName":"h","data":{"jobId":"300","runId":"400","environmentId":"200",`+
 		`"projectId":"100","runStatus":"Success","runStatusCode":10,"runFinishedAt":"%s"}}`, time.Now().UTC().Format(time.RFC3339)))
 	req, _ := http.NewRequest(http.MethodPost, "http://"+info.HTTPAddr.String()+dbtcloud.WebhookPath, bytes.NewReader(body))
-	req.Header.Set("Authorization", receiver.Sign([]byte(testSecret), body))
+	req.Header.Set("Authorization", receiver.Sign([]byte(authSecret), body))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("POST webhook: %v", err)
@@ -143,7 +149,7 @@ func TestServicesAgainstSecuredNATS(t *testing.T) {
 			}
 			cfg := config.Config{NATS: tt.client}
 			cfg.NATS.URL = ns.ClientURL()
-			hc := harvestThrough(t, cfg, func(Info) (*nats.Conn, error) {
+			hc := harvestThrough(t, cfg, func(service.Info) (*nats.Conn, error) {
 				conn, closeFn, err := natsconn.Connect(t.Context(), cfg.NATS)
 				if err != nil {
 					return nil, err
@@ -175,7 +181,7 @@ func TestServeWithShippedAuthConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hc := harvestThrough(t, cfg, func(i Info) (*nats.Conn, error) {
+	hc := harvestThrough(t, cfg, func(i service.Info) (*nats.Conn, error) {
 		if _, err := nats.Connect(i.NATSURL, nats.MaxReconnects(0)); err == nil {
 			return nil, fmt.Errorf("an anonymous client connected to %s", i.NATSURL)
 		}
@@ -191,8 +197,8 @@ func TestServeWithShippedAuthConfig(t *testing.T) {
 func TestServeRefusesOpenNATS(t *testing.T) {
 	env := map[string]string{"HARVESTER_STORE_DIR": t.TempDir()}
 	var stderr strings.Builder
-	err := Command(t.Context(), "serve", []string{"--nats-listen", "0.0.0.0:4222", "--http-addr", "127.0.0.1:0"},
-		func(k string) string { return env[k] }, &stderr, Roles{Receiver: true, Fetcher: true, Normalizer: true})
+	err := service.Command(t.Context(), "serve", []string{"--nats-listen", "0.0.0.0:4222", "--http-addr", "127.0.0.1:0"},
+		func(k string) string { return env[k] }, &stderr, service.Roles{Receiver: true, Fetcher: true, Normalizer: true})
 	if err == nil {
 		t.Fatal("serve on 0.0.0.0 without authentication started")
 	}
