@@ -59,12 +59,15 @@ type Config struct {
 	Accounts       []Account
 	WebhookSecrets []Secret
 	HTTPAddr       string
-	NATS           natsconn.Options
-	Topology       topology.Config
-	IncludeCode    bool
-	Tracing        bool // HARVESTER_TRACING: start a W3C trace per run that comes without one
-	LogLevel       slog.Level
-	LogJSON        bool
+	// TLSCert and TLSKey (HARVESTER_TLS_CERT, HARVESTER_TLS_KEY) make the
+	// receiver serve HTTPS; both or neither.
+	TLSCert, TLSKey string
+	NATS            natsconn.Options
+	Topology        topology.Config
+	IncludeCode     bool
+	Tracing         bool // HARVESTER_TRACING: start a W3C trace per run that comes without one
+	LogLevel        slog.Level
+	LogJSON         bool
 	// Warnings are problems worth logging at start that do not stop it
 	// (an access URL on a retired shared host).
 	Warnings []string
@@ -79,20 +82,30 @@ func Load(getenv func(string) string) (Config, error) {
 	var errs []error
 	c := Config{
 		HTTPAddr:    cmp.Or(getenv("HARVESTER_HTTP_ADDR"), ":8080"),
+		TLSCert:     getenv("HARVESTER_TLS_CERT"),
+		TLSKey:      getenv("HARVESTER_TLS_KEY"),
 		IncludeCode: isTrue(getenv("HARVESTER_INCLUDE_CODE")),
 		Tracing:     isTrue(getenv("HARVESTER_TRACING")),
 		LogJSON:     getenv("HARVESTER_LOG_FORMAT") == "json",
 		NATS: natsconn.Options{
-			URL:       getenv("NATS_URL"),
-			CredsFile: getenv("NATS_CREDS"),
-			NKeyFile:  getenv("NATS_NKEY"),
-			TLSCA:     getenv("NATS_CA"),
-			TLSCert:   getenv("NATS_CERT"),
-			TLSKey:    getenv("NATS_KEY"),
-			StoreDir:  cmp.Or(getenv("HARVESTER_STORE_DIR"), "./data"),
-			Listen:    cmp.Or(getenv("HARVESTER_NATS_LISTEN"), "127.0.0.1:4222"),
+			URL:          getenv("NATS_URL"),
+			User:         getenv("NATS_USER"),
+			ServerConfig: getenv("HARVESTER_NATS_CONFIG"),
+			CredsFile:    getenv("NATS_CREDS"),
+			NKeyFile:     getenv("NATS_NKEY"),
+			TLSCA:        getenv("NATS_CA"),
+			TLSCert:      getenv("NATS_CERT"),
+			TLSKey:       getenv("NATS_KEY"),
+			StoreDir:     cmp.Or(getenv("HARVESTER_STORE_DIR"), "./data"),
+			Listen:       cmp.Or(getenv("HARVESTER_NATS_LISTEN"), "127.0.0.1:4222"),
 		},
 	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("HARVESTER_TLS_CERT and HARVESTER_TLS_KEY go together: set both (HTTPS) or neither (HTTP)"))
+	}
+	natsPassword, err := secretVar(getenv, "NATS_PASSWORD")
+	errs = append(errs, err)
+	c.NATS.Password = natsconn.Password(natsPassword)
 	switch v := strings.ToLower(getenv("HARVESTER_NATS_SYNC")); v {
 	case "", "always":
 	case "default", "fast":

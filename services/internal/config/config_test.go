@@ -59,6 +59,22 @@ func TestLoad(t *testing.T) {
 				t.Error("Tracing = false, want true")
 			}
 		}},
+		{"NATS credentials and server config", map[string]string{
+			"NATS_USER": "harvester", "NATS_PASSWORD_FILE": secretFile, "HARVESTER_NATS_CONFIG": "deploy/nats/auth.conf",
+			"NATS_NKEY": "/run/nk", "NATS_CREDS": "/run/creds", "NATS_CA": "ca.pem", "NATS_CERT": "c.pem", "NATS_KEY": "k.pem",
+		}, "", func(t *testing.T, c Config) {
+			n := c.NATS
+			if n.User != "harvester" || n.Password != "file-token" || n.ServerConfig != "deploy/nats/auth.conf" ||
+				n.NKeyFile != "/run/nk" || n.CredsFile != "/run/creds" || n.TLSCA != "ca.pem" || n.TLSCert != "c.pem" || n.TLSKey != "k.pem" {
+				t.Errorf("NATS options = %+v (password %q)", n, string(n.Password))
+			}
+		}},
+		{"receiver TLS", map[string]string{"HARVESTER_TLS_CERT": "cert.pem", "HARVESTER_TLS_KEY": "key.pem"}, "", func(t *testing.T, c Config) {
+			if c.TLSCert != "cert.pem" || c.TLSKey != "key.pem" {
+				t.Errorf("TLS files = %q, %q", c.TLSCert, c.TLSKey)
+			}
+		}},
+		{"receiver TLS cert without key", map[string]string{"HARVESTER_TLS_CERT": "cert.pem"}, "HARVESTER_TLS_CERT and HARVESTER_TLS_KEY go together", nil},
 		{"fast sync", map[string]string{"HARVESTER_NATS_SYNC": "default"}, "", func(t *testing.T, c Config) {
 			if !c.NATS.FastSync {
 				t.Error("FastSync = false, want true")
@@ -84,6 +100,7 @@ func TestLoad(t *testing.T) {
 
 func TestSecretNeverPrints(t *testing.T) {
 	c := Config{Accounts: []Account{{ID: 1, Token: "sekrit-token"}}, WebhookSecrets: []Secret{"sekrit-hook"}}
+	c.NATS.Password = "sekrit-nats"
 	var sb strings.Builder
 	slog.New(slog.NewTextHandler(&sb, nil)).Info("cfg", "cfg", c, "tok", c.Accounts[0].Token)
 	j, _ := json.Marshal(c)

@@ -8,7 +8,10 @@
 // [github.com/nats-io/nats-server/v2/server.ProcessConfigFile]; start the
 // single-node config in process; and form the three-node cluster in process,
 // on free loopback ports and temporary store directories, and store a
-// message on a stream with replicas 3 (skipped with -short).
+// message on a stream with replicas 3 (skipped with -short). They run
+// `harvester serve`'s embedded server with deploy/nats/auth.conf and check
+// what its reader user can do (consume DBT_METADATA, read KV DBT_ASSETS) and
+// cannot (publish run events, delete or purge streams, read DBT_RUNS).
 //
 // For Kubernetes (deploy/k8s) they check what a schema cannot: each
 // Deployment runs a binary the Dockerfile builds, probes /healthz and

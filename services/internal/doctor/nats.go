@@ -33,7 +33,7 @@ func checkNATS(ctx context.Context, opts Options) []Check {
 	conn, closeNATS, err := natsconn.Connect(cctx, nopts)
 	cancel()
 	if err != nil {
-		r.fail("nats", err.Error(), "start `harvester serve` (it serves NATS on 127.0.0.1:4222), or set NATS_URL (and NATS_CREDS, NATS_CA … if needed) to the pipeline's NATS")
+		r.fail("nats", err.Error(), "start `harvester serve` (it serves NATS on 127.0.0.1:4222), or set NATS_URL (and NATS_USER and NATS_PASSWORD, NATS_CREDS, NATS_CA … if needed) to the pipeline's NATS")
 		return r.checks
 	}
 	defer closeNATS()

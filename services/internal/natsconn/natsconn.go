@@ -7,6 +7,14 @@
 // means "on disk" (see ARCHITECTURE, Scale and failure). It listens for other
 // NATS clients on Options.Listen so that subscribers can attach.
 //
+// With Options.ServerConfig the embedded server takes a nats-server config
+// file (authorization, accounts, users with permissions, nkeys, TLS), read
+// with nats-server's own parser and merged with what the harvester needs (see
+// serverOptions). The embedded server refuses to listen on an address other
+// than loopback unless clients must authenticate (see checkExposure), and the
+// in-process connection of the services authenticates like an external one:
+// with User and Password, NKeyFile or CredsFile.
+//
 // Connect returns a close function that owns the teardown: it drains the
 // connection (pending publishes are flushed, subscriptions finish their
 // buffered messages), waits for the drain, then shuts the embedded server
@@ -17,10 +25,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
-	"net"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -35,9 +42,19 @@ type Options struct {
 	URL string
 	// Name of the client connection, shown in server monitoring.
 	Name string
-	// CredsFile, NKeyFile, and the TLS files authenticate to an external server.
-	CredsFile, NKeyFile    string
+	// User and Password, CredsFile (a JWT and nkey seed) or NKeyFile (an nkey
+	// seed) authenticate the services, to an external server or to the
+	// embedded one when ServerConfig defines users.
+	User                string
+	Password            Password
+	CredsFile, NKeyFile string
+	// TLSCA verifies an external server's certificate; TLSCert and TLSKey are
+	// the client certificate for servers that ask for one.
 	TLSCA, TLSCert, TLSKey string
+	// ServerConfig is a nats-server config file for the embedded server
+	// (users, accounts, permissions, TLS). Its listen address, store_dir and
+	// sync_interval win over Listen, StoreDir and FastSync; JetStream is always on.
+	ServerConfig string
 	// StoreDir is the embedded server's JetStream directory (default ./data).
 	StoreDir string
 	// Listen is the embedded server's client address (default 127.0.0.1:4222;
@@ -66,6 +83,22 @@ func cmpOr(a, b string) string {
 	return b
 }
 
+// Password is a NATS password: it prints as "[redacted]" (with %v, %+v, %#v,
+// slog and encoding/json) so that Options can be logged.
+type Password string
+
+// String is "[redacted]".
+func (Password) String() string { return "[redacted]" }
+
+// GoString is "[redacted]".
+func (Password) GoString() string { return "[redacted]" }
+
+// LogValue is "[redacted]".
+func (Password) LogValue() slog.Value { return slog.StringValue("[redacted]") }
+
+// MarshalText is "[redacted]".
+func (Password) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }
+
 // Conn is a connection and, when embedded, its server.
 type Conn struct {
 	NC     *nats.Conn
@@ -92,17 +125,11 @@ func Connect(ctx context.Context, opts Options) (*Conn, func(), error) {
 }
 
 func connectExternal(ctx context.Context, opts Options) (*Conn, func(), error) {
-	copts := clientOptions(opts)
-	if opts.CredsFile != "" {
-		copts = append(copts, nats.UserCredentials(opts.CredsFile))
+	copts, err := authOptions(opts)
+	if err != nil {
+		return nil, nil, err
 	}
-	if opts.NKeyFile != "" {
-		o, err := nats.NkeyOptionFromSeed(opts.NKeyFile)
-		if err != nil {
-			return nil, nil, fmt.Errorf("natsconn: read nkey seed file: %w", err)
-		}
-		copts = append(copts, o)
-	}
+	copts = append(clientOptions(opts), copts...)
 	if opts.TLSCA != "" {
 		copts = append(copts, nats.RootCAs(opts.TLSCA))
 	}
@@ -110,7 +137,6 @@ func connectExternal(ctx context.Context, opts Options) (*Conn, func(), error) {
 		copts = append(copts, nats.ClientCert(opts.TLSCert, opts.TLSKey))
 	}
 	var nc *nats.Conn
-	var err error
 	for attempt := 1; ; attempt++ { // the server may still be starting
 		nc, err = nats.Connect(opts.URL, copts...)
 		if err == nil || attempt == 5 || ctx.Err() != nil {
@@ -130,24 +156,39 @@ func connectExternal(ctx context.Context, opts Options) (*Conn, func(), error) {
 	return &Conn{NC: nc}, func() { drain(nc, closed) }, nil
 }
 
+// authOptions are the client options that authenticate the services.
+func authOptions(opts Options) ([]nats.Option, error) {
+	var copts []nats.Option
+	if opts.User != "" {
+		copts = append(copts, nats.UserInfo(opts.User, string(opts.Password)))
+	}
+	if opts.CredsFile != "" {
+		copts = append(copts, nats.UserCredentials(opts.CredsFile))
+	}
+	if opts.NKeyFile != "" {
+		o, err := nats.NkeyOptionFromSeed(opts.NKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("natsconn: read nkey seed file: %w", err)
+		}
+		copts = append(copts, o)
+	}
+	return copts, nil
+}
+
 func connectEmbedded(opts Options) (*Conn, func(), error) {
-	host, portText, err := net.SplitHostPort(opts.Listen)
+	sopts, err := serverOptions(opts)
 	if err != nil {
-		return nil, nil, fmt.Errorf("natsconn: listen address %q: %w", opts.Listen, err)
+		return nil, nil, err
 	}
-	port, err := strconv.Atoi(portText)
+	if err := checkExposure(sopts); err != nil {
+		return nil, nil, err
+	}
+	auth, err := authOptions(opts)
 	if err != nil {
-		return nil, nil, fmt.Errorf("natsconn: listen port %q: %w", portText, err)
+		return nil, nil, err
 	}
-	sopts := &server.Options{
-		ServerName: opts.Name,
-		Host:       host,
-		Port:       port,
-		JetStream:  true,
-		StoreDir:   opts.StoreDir,
-		SyncAlways: !opts.FastSync,
-		NoSigs:     true,
-		MaxPayload: 1 << 20,
+	if authRequired(sopts) && len(auth) == 0 {
+		return nil, nil, fmt.Errorf("natsconn: the embedded server's config %s requires authentication: %s", opts.ServerConfig, inProcessHint)
 	}
 	ns, err := server.NewServer(sopts)
 	if err != nil {
@@ -162,9 +203,15 @@ func connectEmbedded(opts Options) (*Conn, func(), error) {
 	closed := make(chan struct{})
 	copts := append(clientOptions(opts), nats.InProcessServer(ns),
 		nats.ClosedHandler(func(*nats.Conn) { close(closed) }))
-	nc, err := nats.Connect(ns.ClientURL(), copts...)
+	copts = append(copts, auth...)
+	// In process there is no TLS (the server allows that), whatever the URL
+	// other clients use: a tls:// URL would make the client insist on it.
+	nc, err := nats.Connect("nats://"+strings.TrimPrefix(ns.ClientURL(), "tls://"), copts...)
 	if err != nil {
 		ns.Shutdown()
+		if authRequired(sopts) && (errors.Is(err, nats.ErrAuthorization) || errors.Is(err, io.ErrClosedPipe)) {
+			err = fmt.Errorf("%w (credentials refused? %s)", err, inProcessHint)
+		}
 		return nil, nil, fmt.Errorf("natsconn: connect in process: %w", err)
 	}
 	return &Conn{NC: nc, Server: ns}, func() {
@@ -173,6 +220,9 @@ func connectEmbedded(opts Options) (*Conn, func(), error) {
 		ns.WaitForShutdown()
 	}, nil
 }
+
+const inProcessHint = "the services connect in process as NATS_USER with NATS_PASSWORD (or NATS_PASSWORD_FILE), " +
+	"or with NATS_NKEY or NATS_CREDS: give them a user the config file defines"
 
 func clientOptions(opts Options) []nats.Option {
 	log := opts.Logger

@@ -17,9 +17,11 @@
 package receiver
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -158,26 +160,61 @@ func Sign(secret, body []byte) string {
 	return hex.EncodeToString(mac.Sum(nil))
 }
 
-// Serve runs h on addr until ctx is cancelled, then stops taking requests and
-// waits up to 10s for those in flight. ready, if not nil, gets the bound address.
-func Serve(ctx context.Context, addr string, h http.Handler, log *slog.Logger, ready func(net.Addr)) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("webhook: listen on %s: %w", addr, err)
+// ServeOptions say where and how Serve listens.
+type ServeOptions struct {
+	Addr string // host:port; port 0 picks a free one
+	// CertFile and KeyFile (PEM) make Serve answer HTTPS only; both or neither.
+	CertFile, KeyFile string
+	// ReadHeaderTimeout bounds the wait for a request's headers (default 5s),
+	// ReadTimeout for the whole request with its body (default 15s): a client
+	// that dribbles either is cut off then, and holds only its own goroutine
+	// and connection meanwhile.
+	ReadHeaderTimeout, ReadTimeout time.Duration
+	Log                            *slog.Logger
+	// Ready, if set, gets the bound address once Serve accepts connections.
+	Ready func(net.Addr)
+}
+
+// Serve runs h as o says until ctx is cancelled, then stops taking requests
+// and waits up to 10s for those in flight.
+func Serve(ctx context.Context, h http.Handler, o ServeOptions) error {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
 	}
 	srv := &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
+		ReadHeaderTimeout: cmp.Or(o.ReadHeaderTimeout, 5*time.Second),
+		ReadTimeout:       cmp.Or(o.ReadTimeout, 15*time.Second),
 		WriteTimeout:      15 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(o.Log.Handler(), slog.LevelWarn),
 	}
-	if ready != nil {
-		ready(ln.Addr())
+	if (o.CertFile == "") != (o.KeyFile == "") {
+		return errors.New("webhook: TLS needs both a certificate and a key file")
+	}
+	if o.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
+		if err != nil {
+			return fmt.Errorf("webhook: load TLS certificate %s and key %s: %w", o.CertFile, o.KeyFile, err)
+		}
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	}
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return fmt.Errorf("webhook: listen on %s: %w", o.Addr, err)
+	}
+	if o.Ready != nil {
+		o.Ready(ln.Addr())
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if srv.TLSConfig != nil {
+			errc <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("webhook: serve: %w", err)

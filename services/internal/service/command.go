@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/dbt-harvester/harvester/services/internal/config"
+	"github.com/dbt-harvester/harvester/services/internal/natsconn"
 	"github.com/dbt-harvester/harvester/services/internal/reconcile"
 )
 
@@ -20,8 +21,9 @@ func Command(ctx context.Context, name string, args []string, getenv func(string
 	fs.SetOutput(stderr)
 	configFile := fs.String("config", getenv(config.EnvConfigFile), "YAML configuration file with the dbt Cloud accounts (env HARVESTER_CONFIG)")
 	natsURL := fs.String("nats-url", getenv("NATS_URL"), "external NATS URL (env NATS_URL); empty embeds a server")
-	var storeDir, listen, httpAddr *string
+	var storeDir, listen, natsConfig, httpAddr *string
 	if name == "serve" {
+		natsConfig = fs.String("nats-config", "", "nats-server config file for the embedded server: users, permissions, TLS (env HARVESTER_NATS_CONFIG; e.g. "+natsconn.ShippedConfig+")")
 		storeDir = fs.String("store-dir", "", "embedded JetStream store directory (env HARVESTER_STORE_DIR, default ./data)")
 		listen = fs.String("nats-listen", "", "embedded NATS client address (env HARVESTER_NATS_LISTEN, default 127.0.0.1:4222)")
 	}
@@ -36,10 +38,15 @@ func Command(ctx context.Context, name string, args []string, getenv func(string
 		return err
 	}
 	cfg.NATS.URL = *natsURL
-	for _, o := range []struct{ flag, dst *string }{{storeDir, &cfg.NATS.StoreDir}, {listen, &cfg.NATS.Listen}, {httpAddr, &cfg.HTTPAddr}} {
+	for _, o := range []struct{ flag, dst *string }{
+		{storeDir, &cfg.NATS.StoreDir}, {listen, &cfg.NATS.Listen}, {natsConfig, &cfg.NATS.ServerConfig}, {httpAddr, &cfg.HTTPAddr},
+	} {
 		if o.flag != nil && *o.flag != "" {
 			*o.dst = *o.flag
 		}
+	}
+	if cfg.NATS.URL != "" && cfg.NATS.ServerConfig != "" {
+		cfg.Warnings = append(cfg.Warnings, "--nats-config (HARVESTER_NATS_CONFIG) is ignored: it configures the embedded server, and NATS_URL names an external one")
 	}
 	if name != "serve" && cfg.NATS.URL == "" {
 		return errNeedsNATS

@@ -123,7 +123,8 @@ func Run(ctx context.Context, opts Options) error {
 			log.Warn("no DBT_CLOUD_WEBHOOK_SECRET: every webhook will be rejected with 401")
 		}
 		go func() {
-			httpDone <- receiver.Serve(httpCtx, cfg.HTTPAddr, r.Handler(), log, func(a net.Addr) { ready <- a })
+			httpDone <- receiver.Serve(httpCtx, r.Handler(), receiver.ServeOptions{Addr: cfg.HTTPAddr,
+				CertFile: cfg.TLSCert, KeyFile: cfg.TLSKey, Log: log, Ready: func(a net.Addr) { ready <- a }})
 		}()
 		select {
 		case info.HTTPAddr = <-ready:
@@ -132,7 +133,7 @@ func Run(ctx context.Context, opts Options) error {
 			consumers.Wait()
 			return err
 		}
-		log.Info("receiver listening", "addr", info.HTTPAddr.String(), "path", dbtcloud.WebhookPath)
+		log.Info("receiver listening", "addr", info.HTTPAddr.String(), "path", dbtcloud.WebhookPath, "tls", cfg.TLSCert != "")
 	}
 	log.Info("harvester running", "nats", info.NATSURL, "receiver", opts.Roles.Receiver,
 		"fetcher", opts.Roles.Fetcher, "normalizer", opts.Roles.Normalizer)
