@@ -41,6 +41,10 @@ type RunFacts struct {
 	HasSourcesGenerated bool       `json:"has_sources_generated"`
 	Href                string     `json:"href,omitempty"`
 	WebhookEventID      string     `json:"webhook_event_id,omitempty"` // the eventId that triggered the harvest, if any
+	// ReceivedAt is when the run event that started the harvest was stored
+	// on DBT_RUNS (the webhook received, or a replay's republish); nil when
+	// the harvest did not start from a run event.
+	ReceivedAt *time.Time `json:"received_at,omitempty"`
 }
 
 // Artifact names the fetcher knows.

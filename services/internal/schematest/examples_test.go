@@ -49,6 +49,7 @@ func fullRunFacts() events.RunFacts {
 		HasSourcesGenerated: true,
 		Href:                "https://ab123.us1.dbt.com/deploy/70403103922125/projects/70403103926818/runs/70403118800123/",
 		WebhookEventID:      "wev_2uZ0aB9cD8eF7gH6iJ5kL4mN3oP",
+		ReceivedAt:          at(-9 * time.Second),
 	}
 }
 
