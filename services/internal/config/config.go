@@ -18,6 +18,7 @@ import (
 
 	"github.com/dbt-harvester/harvester/services/internal/natsconn"
 	"github.com/dbt-harvester/harvester/services/internal/topology"
+	"github.com/dbt-harvester/harvester/services/internal/tracing"
 )
 
 // Secret is a credential. Reveal returns it; everything else prints "[redacted]".
@@ -65,9 +66,15 @@ type Config struct {
 	NATS            natsconn.Options
 	Topology        topology.Config
 	IncludeCode     bool
-	Tracing         bool // HARVESTER_TRACING: start a W3C trace per run that comes without one
-	LogLevel        slog.Level
-	LogJSON         bool
+	Tracing         bool // HARVESTER_TRACING (or OTel on): start a W3C trace per run that comes without one
+	// MetricsAddr is HARVESTER_METRICS_ADDR: an address for /metrics,
+	// /healthz and /readyz beside the receiver's port ("" for none).
+	MetricsAddr string
+	// OTel is where spans are exported (OTEL_EXPORTER_OTLP_ENDPOINT ...);
+	// the zero value exports none.
+	OTel     tracing.Options
+	LogLevel slog.Level
+	LogJSON  bool
 	// Warnings are problems worth logging at start that do not stop it
 	// (an access URL on a retired shared host).
 	Warnings []string
@@ -86,6 +93,8 @@ func Load(getenv func(string) string) (Config, error) {
 		TLSKey:      getenv("HARVESTER_TLS_KEY"),
 		IncludeCode: isTrue(getenv("HARVESTER_INCLUDE_CODE")),
 		Tracing:     isTrue(getenv("HARVESTER_TRACING")),
+		MetricsAddr: strings.TrimSpace(getenv("HARVESTER_METRICS_ADDR")),
+		OTel:        tracing.FromEnv(getenv, ""),
 		LogJSON:     getenv("HARVESTER_LOG_FORMAT") == "json",
 		NATS: natsconn.Options{
 			URL:          getenv("NATS_URL"),
@@ -106,6 +115,7 @@ func Load(getenv func(string) string) (Config, error) {
 	natsPassword, err := secretVar(getenv, "NATS_PASSWORD")
 	errs = append(errs, err)
 	c.NATS.Password = natsconn.Password(natsPassword)
+	c.Tracing = c.Tracing || c.OTel.Enabled() // exported spans need a trace for every run
 	switch v := strings.ToLower(getenv("HARVESTER_NATS_SYNC")); v {
 	case "", "always":
 	case "default", "fast":

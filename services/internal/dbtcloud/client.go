@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/dbt-harvester/harvester/services/internal/metrics"
 )
 
 // MaxPageSize is the Admin API's largest page ("limit can be an integer up to 100").
@@ -49,6 +51,9 @@ type Options struct {
 	// Cooldown is how long every request waits after a 429 without a
 	// Retry-After header; 0 means DefaultCooldown (dbt's five minutes).
 	Cooldown time.Duration
+	// Metrics, if set, counts every answer by endpoint and status code and
+	// the time spent waiting for a 429 cooldown.
+	Metrics *metrics.Metrics
 }
 
 // Client calls one dbt Cloud account's Admin API (v2, and v3 for projects,
@@ -66,6 +71,7 @@ type Client struct {
 	retryBackoff time.Duration
 	cooldown     time.Duration
 	lim          *limiter
+	metrics      *metrics.Metrics
 }
 
 // New checks opts and returns a Client. It makes no request.
@@ -98,6 +104,7 @@ func New(opts Options) (*Client, error) {
 		maxAttempts:  cmp.Or(max(opts.MaxAttempts, 0), 3),
 		retryBackoff: cmp.Or(max(opts.RetryBackoff, 0), 500*time.Millisecond),
 		cooldown:     cmp.Or(max(opts.Cooldown, 0), DefaultCooldown),
+		metrics:      opts.Metrics,
 	}
 	if c.http == nil {
 		c.http = defaultHTTPClient()
@@ -110,6 +117,7 @@ func New(opts Options) (*Client, error) {
 		rps = DefaultRequestsPerSecond
 	}
 	c.lim = newLimiter(rps)
+	c.lim.cooled = c.metrics.APIWait
 	return c, nil
 }
 

@@ -27,6 +27,7 @@ type limiter struct {
 	interval time.Duration    // between two requests; 0 = no steady rate
 	now      func() time.Time // time.Now, or a test clock
 	sleep    func(context.Context, time.Duration) error
+	cooled   func(time.Duration) // told how long a request waited for the cooldown; nil: not told
 
 	mu    sync.Mutex
 	until time.Time // end of the cooldown
@@ -83,7 +84,11 @@ func (l *limiter) wait(ctx context.Context) error {
 		if dl, ok := ctx.Deadline(); ok && dl.Before(now.Add(cool)) {
 			return retry.After(cool, fmt.Errorf("%w: the account cools down for another %s", ErrRateLimited, cool.Round(time.Millisecond)))
 		}
-		if err := l.sleep(ctx, cool); err != nil {
+		err := l.sleep(ctx, cool)
+		if l.cooled != nil {
+			l.cooled(min(l.now().Sub(now), cool))
+		}
+		if err != nil {
 			return err
 		}
 	}

@@ -158,8 +158,10 @@ func (c *Client) send(ctx context.Context, k call) (*http.Response, string, erro
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
+		c.metrics.APIRequest(Endpoint(k.method, k.api, k.rel), 0)
 		return nil, path, fmt.Errorf("dbt Cloud %s %s: %w", k.method, path, c.scrub(err)) // transient
 	}
+	c.metrics.APIRequest(Endpoint(k.method, k.api, k.rel), resp.StatusCode)
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return resp, path, nil
 	}
@@ -179,4 +181,35 @@ func (c *Client) scrub(err error) error {
 		return errors.New(c.redact(err.Error()))
 	}
 	return err
+}
+
+// Endpoint is the route template of a request, for metrics: the method and
+// the path with every ID replaced, e.g. "GET /api/v2/accounts/{id}/runs/{id}/artifacts/{path}".
+// It never holds an ID, so its values are few.
+func Endpoint(method, api, rel string) string {
+	out := []string{"/api/" + api + "/accounts/{id}"}
+	prev := ""
+	for _, s := range strings.Split(strings.Trim(rel, "/"), "/") {
+		if s == "" {
+			continue
+		}
+		if prev == "artifacts" {
+			out = append(out, "{path}") // the artifact's path, which may hold slashes
+			break
+		}
+		if idFollows(prev) || strings.ContainsAny(s, "0123456789") {
+			s = "{id}"
+		}
+		out, prev = append(out, s), s
+	}
+	return method + " " + strings.Join(out, "/")
+}
+
+// idFollows reports whether the Admin API follows path segment s with an ID.
+func idFollows(s string) bool {
+	switch s {
+	case "runs", "jobs", "projects", "environments", "subscription":
+		return true
+	}
+	return false
 }

@@ -20,6 +20,7 @@ import (
 func (f *Fetcher) collect(ctx context.Context, client *dbtcloud.Client, sink Sink, run dbtcloud.Run, req Request) (events.ArtifactsFetched, error) {
 	facts := Facts(run, req.WebhookEventID)
 	facts.ProjectName, facts.EnvironmentName = req.ProjectName, req.EnvironmentName
+	facts.ReceivedAt = timePtr(req.ReceivedAt)
 	if facts.JobName == "" {
 		facts.JobName = req.JobName
 	}

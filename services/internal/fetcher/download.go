@@ -13,9 +13,11 @@ import (
 
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/dbt-harvester/harvester/events"
 	"github.com/dbt-harvester/harvester/services/internal/dbtcloud"
+	"github.com/dbt-harvester/harvester/services/internal/tracing"
 )
 
 // ErrCorrupt is wrapped by the error of a download that is not one complete
@@ -88,7 +90,9 @@ type inspection struct {
 // hashing, counting and checking it on the way: the body must have its
 // Content-Length and be exactly one JSON value. It never holds the
 // artifact in memory. A short or garbled body wraps ErrCorrupt.
-func (f *Fetcher) store(ctx context.Context, client *dbtcloud.Client, sink Sink, run dbtcloud.Run, want Want, step int) (events.StoredArtifact, inspection, error) {
+func (f *Fetcher) store(ctx context.Context, client *dbtcloud.Client, sink Sink, run dbtcloud.Run, want Want, step int) (_ events.StoredArtifact, _ inspection, err error) {
+	ctx, span := tracing.Child(ctx, "download", attribute.String("dbt.artifact", want.Name), attribute.Int("dbt.step", step))
+	defer func() { tracing.End(span, err) }()
 	body, length, err := client.Artifact(ctx, run.ID, want.Name, step)
 	if err != nil {
 		return events.StoredArtifact{}, inspection{}, err
@@ -119,6 +123,8 @@ func (f *Fetcher) store(ctx context.Context, client *dbtcloud.Client, sink Sink,
 	case length >= 0 && vr.n != length:
 		return events.StoredArtifact{}, inspection{}, fmt.Errorf("%s: %w: cut at byte %d of %d", where, ErrCorrupt, vr.n, length)
 	}
+	f.Metrics.ArtifactBytes(vr.n)
+	span.SetAttributes(attribute.Int64("dbt.artifact_bytes", vr.n))
 	return events.StoredArtifact{
 		Name: want.Name, Step: step, StepName: want.StepName, Command: want.Command, Bucket: events.BucketArtifacts, Key: key,
 		Size: vr.n, SHA256: hex.EncodeToString(vr.hash.Sum(nil)), SchemaVersion: res.info.SchemaVersion,

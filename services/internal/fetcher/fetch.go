@@ -54,13 +54,16 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/dbt-harvester/harvester/events"
 	"github.com/dbt-harvester/harvester/services/internal/config"
 	"github.com/dbt-harvester/harvester/services/internal/dbtcloud"
 	"github.com/dbt-harvester/harvester/services/internal/ledger"
+	"github.com/dbt-harvester/harvester/services/internal/metrics"
 	"github.com/dbt-harvester/harvester/services/internal/publish"
 	"github.com/dbt-harvester/harvester/services/internal/retry"
+	"github.com/dbt-harvester/harvester/services/internal/tracing"
 )
 
 // ErrCancelled is the reason a cancelled run is skipped: it closes the run's
@@ -97,31 +100,39 @@ type Fetcher struct {
 	// reconciler, a backfill or a replay); a run event's trace is always
 	// passed on.
 	Tracing bool
+	// Metrics counts the artifact bytes stored; nil: none. (The API
+	// clients count their requests: see NewClients.)
+	Metrics *metrics.Metrics
+	// Tracer exports a "fetch" span per run with a "download" span per
+	// artifact; nil: none.
+	Tracer *tracing.Tracer
 
 	mu      sync.Mutex
 	skipped map[string]int64
 	logged  map[int64]bool // runs whose skip was logged (bounded)
 }
 
-// New returns a Fetcher with one client per account.
-func New(js jetstream.JetStream, store jetstream.ObjectStore, l *ledger.Ledger, accounts []config.Account, log *slog.Logger) (*Fetcher, error) {
-	clients, err := NewClients(accounts)
+// New returns a Fetcher with one client per account; m (nil: none) counts
+// the artifact bytes and the clients' requests.
+func New(js jetstream.JetStream, store jetstream.ObjectStore, l *ledger.Ledger, accounts []config.Account, m *metrics.Metrics, log *slog.Logger) (*Fetcher, error) {
+	clients, err := NewClients(accounts, m)
 	if err != nil {
 		return nil, err
 	}
-	f := &Fetcher{JS: js, Store: store, Ledger: l, Clients: clients, Accounts: map[int64]config.Account{}, Log: log}
+	f := &Fetcher{JS: js, Store: store, Ledger: l, Clients: clients, Accounts: map[int64]config.Account{}, Log: log, Metrics: m}
 	for _, a := range accounts {
 		f.Accounts[a.ID] = a
 	}
 	return f, nil
 }
 
-// NewClients makes one Admin API client per account. Each client holds the
-// account's rate limiter, so make them once per process.
-func NewClients(accounts []config.Account) (map[int64]*dbtcloud.Client, error) {
+// NewClients makes one Admin API client per account, counting their
+// requests in m (nil: not counted). Each client holds the account's rate
+// limiter, so make them once per process.
+func NewClients(accounts []config.Account, m *metrics.Metrics) (map[int64]*dbtcloud.Client, error) {
 	clients := map[int64]*dbtcloud.Client{}
 	for _, a := range accounts {
-		c, err := dbtcloud.New(dbtcloud.Options{AccessURL: a.AccessURL, AccountID: a.ID, Token: a.Token.Reveal()})
+		c, err := dbtcloud.New(dbtcloud.Options{AccessURL: a.AccessURL, AccountID: a.ID, Token: a.Token.Reveal(), Metrics: m})
 		if err != nil {
 			return nil, fmt.Errorf("account %d: %w", a.ID, err)
 		}
@@ -169,6 +180,8 @@ type Request struct {
 	JobName, ProjectName, EnvironmentName string
 	// Trace is the run event's trace context, passed on to the artifacts event.
 	Trace events.Trace
+	// ReceivedAt is when DBT_RUNS stored the run event (zero: not from one).
+	ReceivedAt time.Time
 }
 
 // Handle is the consume.Handler for run events: it harvests the run unless
@@ -178,6 +191,7 @@ func (f *Fetcher) Handle(ctx context.Context, msg jetstream.Msg) error {
 	if err != nil {
 		return retry.Permanent(err)
 	}
+	req.ReceivedAt = storedAt(msg)
 	if reason := f.Skip(req); reason != "" {
 		f.countSkip(req, reason)
 		return nil
@@ -262,7 +276,7 @@ func (f *Fetcher) Fetch(ctx context.Context, req Request) (events.ArtifactsFetch
 	return f.fetch(ctx, req, false)
 }
 
-func (f *Fetcher) fetch(ctx context.Context, req Request, filtered bool) (events.ArtifactsFetched, error) {
+func (f *Fetcher) fetch(ctx context.Context, req Request, filtered bool) (_ events.ArtifactsFetched, err error) {
 	client, run, err := f.readRun(ctx, req)
 	if err != nil {
 		return events.ArtifactsFetched{}, err
@@ -276,12 +290,15 @@ func (f *Fetcher) fetch(ctx context.Context, req Request, filtered bool) (events
 	if err := f.harvestable(run); err != nil {
 		return events.ArtifactsFetched{}, err
 	}
+	trace := req.Trace.Continue(f.Tracing) // starts one for a run from the reconciler or a backfill
+	ctx, span := f.Tracer.Start(ctx, "fetch", req.Trace, trace,
+		attribute.Int64("dbt.account_id", req.Ref.AccountID), attribute.Int64("dbt.run_id", req.Ref.RunID))
+	defer func() { tracing.End(span, err) }()
 	out, err := f.collect(ctx, client, ObjectSink{Store: f.Store}, run, req)
 	if err != nil {
 		return out, err
 	}
-	// The trace: a new one for a run from the reconciler or a backfill.
-	m, err := events.NewArtifactsFetched(out, req.Trace.Continue(f.Tracing))
+	m, err := events.NewArtifactsFetched(out, trace)
 	if err != nil {
 		return out, retry.Permanent(err)
 	}
@@ -390,7 +407,8 @@ func (f *Fetcher) GiveUp(ctx context.Context, msg jetstream.Msg, cause error) {
 	}
 	ctx = events.WithTrace(ctx, req.Trace)
 	facts := events.RunFacts{RunRef: req.Ref, WebhookEventID: req.WebhookEventID,
-		JobName: req.JobName, ProjectName: req.ProjectName, EnvironmentName: req.EnvironmentName}
+		JobName: req.JobName, ProjectName: req.ProjectName, EnvironmentName: req.EnvironmentName,
+		ReceivedAt: timePtr(storedAt(msg))}
 	failed := events.HarvestFailed{Run: facts,
 		Generation: req.Generation, Stage: stage, Reason: cause.Error(), Fix: Fix(cause), FailedAt: f.now().UTC()}
 	if err := f.Ledger.Fail(ctx, failed); err != nil {
@@ -416,4 +434,20 @@ func Fix(cause error) string {
 		return ""
 	}
 	return "the harvest gave up after repeated transient failures; check dbt Cloud's status and the harvester's logs (the run event stays in DBT_RUNS for a re-harvest)"
+}
+
+// storedAt is when JetStream stored msg, zero when it cannot say.
+func storedAt(msg jetstream.Msg) time.Time {
+	meta, err := msg.Metadata()
+	if err != nil {
+		return time.Time{}
+	}
+	return meta.Timestamp.UTC()
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dbt-harvester/harvester/events"
+	"github.com/dbt-harvester/harvester/services/internal/metrics"
 	"github.com/dbt-harvester/harvester/services/internal/publish"
 )
 
@@ -63,6 +64,9 @@ func Key(account, run int64) string {
 type Ledger struct {
 	KV jetstream.KeyValue
 	JS jetstream.JetStream
+	// Metrics counts the harvests Fail closes (failed, or skipped at stage
+	// "skip"); nil: none.
+	Metrics *metrics.Metrics
 }
 
 // Open binds the bucket, which topology creates.
@@ -141,6 +145,14 @@ func (l *Ledger) Fail(ctx context.Context, f events.HarvestFailed) error {
 	if _, err := publish.Event(ctx, l.JS, m); err != nil {
 		return err
 	}
-	return l.Put(ctx, Record{Run: ref, Generation: f.Generation, Status: Failed,
-		Stage: f.Stage, Reason: f.Reason, At: f.FailedAt})
+	if err := l.Put(ctx, Record{Run: ref, Generation: f.Generation, Status: Failed,
+		Stage: f.Stage, Reason: f.Reason, At: f.FailedAt}); err != nil {
+		return err
+	}
+	if f.Stage == "skip" {
+		l.Metrics.Harvest(metrics.HarvestSkipped)
+	} else {
+		l.Metrics.Harvest(metrics.HarvestFailed)
+	}
+	return nil
 }

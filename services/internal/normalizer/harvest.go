@@ -41,12 +41,15 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/dbt-harvester/harvester/events"
 	"github.com/dbt-harvester/harvester/services/internal/ledger"
+	"github.com/dbt-harvester/harvester/services/internal/metrics"
 	"github.com/dbt-harvester/harvester/services/internal/normalize"
 	"github.com/dbt-harvester/harvester/services/internal/publish"
 	"github.com/dbt-harvester/harvester/services/internal/retry"
+	"github.com/dbt-harvester/harvester/services/internal/tracing"
 )
 
 // Normalizer publishes harvested metadata.
@@ -59,6 +62,11 @@ type Normalizer struct {
 	Now         func() time.Time
 	IncludeCode bool
 	Window      int // unacknowledged asynchronous publishes at most; default 256
+	// Metrics counts completed harvests, their duration and their assets;
+	// nil: none. (Failed harvests are counted by the Ledger.)
+	Metrics *metrics.Metrics
+	// Tracer exports a "normalize" span per harvest; nil: none.
+	Tracer *tracing.Tracer
 }
 
 func (n *Normalizer) now() time.Time {
@@ -113,9 +121,13 @@ func (n *Normalizer) GiveUp(ctx context.Context, msg jetstream.Msg, cause error)
 
 // Harvest normalizes one run's artifacts and publishes the metadata; its
 // events carry a child of ctx's trace context (events.WithTrace), if any.
-func (n *Normalizer) Harvest(ctx context.Context, fetched events.ArtifactsFetched) (events.HarvestCompleted, error) {
+func (n *Normalizer) Harvest(ctx context.Context, fetched events.ArtifactsFetched) (_ events.HarvestCompleted, err error) {
 	started := n.now()
 	ref := fetched.Run.RunRef
+	trace := events.TraceFrom(ctx).Child() // the normalization's span
+	ctx, span := n.Tracer.Start(ctx, "normalize", events.TraceFrom(ctx), trace,
+		attribute.Int64("dbt.account_id", ref.AccountID), attribute.Int64("dbt.run_id", ref.RunID))
+	defer func() { tracing.End(span, err) }()
 	in, closeAll, err := n.open(ctx, fetched)
 	if err != nil {
 		return events.HarvestCompleted{}, err
@@ -125,7 +137,6 @@ func (n *Normalizer) Harvest(ctx context.Context, fetched events.ArtifactsFetche
 	if err != nil {
 		return events.HarvestCompleted{}, err
 	}
-	trace := events.TraceFrom(ctx).Child() // the normalization's span
 	pub := &assetPublisher{n: n, ref: ref, gen: fetched.Generation, prev: prev, seen: map[string]bool{}, trace: trace,
 		batch: publish.NewBatch(n.JS, cmpOr(n.Window, 256)), changes: map[string]int{}, at: resultTime(fetched.Run, started)}
 	sum, err := normalize.JSON(ctx, in, normalize.Options{Ref: ref, IncludeCode: n.IncludeCode}, pub.emit)
@@ -157,6 +168,7 @@ func (n *Normalizer) Harvest(ctx context.Context, fetched events.ArtifactsFetche
 		Status: ledger.Completed, Assets: done.Assets, At: done.CompletedAt}); err != nil {
 		return done, err
 	}
+	n.count(done, fetched.Run.ReceivedAt)
 	n.log().Info("harvest completed", "account", ref.AccountID, "run", ref.RunID, "assets", done.Assets,
 		"ms", done.NormalizeMillis, "warnings", len(done.Warnings))
 	return done, nil
@@ -271,4 +283,16 @@ func encodeAsset(a events.Asset) ([]byte, error) {
 		return nil, fmt.Errorf("encode asset %s: %w", a.UniqueID, err)
 	}
 	return b, nil
+}
+
+// count counts a completed harvest, its assets by resource type and, when
+// its run event's arrival is known, its duration from it.
+func (n *Normalizer) count(done events.HarvestCompleted, receivedAt *time.Time) {
+	n.Metrics.Harvest(metrics.HarvestCompleted)
+	for rt, c := range done.Counts {
+		n.Metrics.AssetsPublished(rt, c)
+	}
+	if receivedAt != nil {
+		n.Metrics.HarvestDuration(done.CompletedAt.Sub(*receivedAt))
+	}
 }

@@ -14,8 +14,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/dbt-harvester/harvester/events"
+	"github.com/dbt-harvester/harvester/services/internal/tracing"
 )
 
 // MaxPayload is NATS's default maximum message size: no event may exceed it.
@@ -50,8 +52,12 @@ func Msg(m events.Message) (*nats.Msg, error) {
 }
 
 // Event publishes m and waits for JetStream's ack. A duplicate (already
-// stored) is not an error; the ack says so.
-func Event(ctx context.Context, js jetstream.JetStream, m events.Message) (*jetstream.PubAck, error) {
+// stored) is not an error; the ack says so. When ctx carries a recording
+// span (package tracing), the publish is a "publish" span in it.
+func Event(ctx context.Context, js jetstream.JetStream, m events.Message) (_ *jetstream.PubAck, err error) {
+	ctx, span := tracing.Child(ctx, "publish", attribute.String("messaging.destination.name", m.Subject),
+		attribute.String("cloudevents.event_type", m.Event.Type()), attribute.String("cloudevents.event_id", m.Event.ID()))
+	defer func() { tracing.End(span, err) }()
 	msg, err := Msg(m)
 	if err != nil {
 		return nil, err

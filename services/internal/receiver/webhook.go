@@ -34,10 +34,13 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/dbt-harvester/harvester/events"
 	"github.com/dbt-harvester/harvester/services/internal/dbtcloud"
+	"github.com/dbt-harvester/harvester/services/internal/metrics"
 	"github.com/dbt-harvester/harvester/services/internal/publish"
+	"github.com/dbt-harvester/harvester/services/internal/tracing"
 )
 
 // Receiver verifies and stores webhooks.
@@ -51,6 +54,10 @@ type Receiver struct {
 	// Tracing starts a W3C trace for a webhook that comes without a
 	// traceparent header; one that comes with it is always continued.
 	Tracing bool
+	// Metrics counts webhooks by outcome and times their publish; nil: none.
+	Metrics *metrics.Metrics
+	// Tracer exports a "receive" span per stored webhook; nil: none.
+	Tracer *tracing.Tracer
 }
 
 func (r *Receiver) setDefaults() {
@@ -73,7 +80,7 @@ func (r *Receiver) Handler() http.Handler {
 	r.setDefaults()
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	e.POST(dbtcloud.WebhookPath, r.handle)
+	e.POST(dbtcloud.WebhookPath, r.handle, r.count)
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	e.GET("/readyz", r.ready)
 	return e
@@ -104,13 +111,19 @@ func (r *Receiver) handle(c echo.Context) error {
 		at = r.Now()
 	}
 	trace := events.ParseTrace(req.Header.Get(events.ExtTraceParent), req.Header.Get(events.ExtTraceState))
-	m, err := events.NewRunEvent(w, body, at, 1, trace.Continue(r.Tracing))
+	own := trace.Continue(r.Tracing)
+	m, err := events.NewRunEvent(w, body, at, 1, own)
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
 	}
-	ctx, cancel := context.WithTimeout(req.Context(), r.PublishTimeout)
+	ctx, span := r.Tracer.Start(req.Context(), "receive", trace, own, attribute.String("dbt.event_id", w.EventID),
+		attribute.String("dbt.event_type", w.EventType), attribute.Int64("dbt.run_id", ref.RunID))
+	ctx, cancel := context.WithTimeout(ctx, r.PublishTimeout)
 	defer cancel()
+	start := time.Now()
 	ack, err := publish.Event(ctx, r.JS, m)
+	r.Metrics.WebhookPublished(time.Since(start))
+	tracing.End(span, err)
 	if err != nil {
 		r.Log.Error("webhook not stored; dbt Cloud will retry", "event_id", w.EventID, "err", err)
 		return echo.NewHTTPError(http.StatusServiceUnavailable, "event store unavailable; retry later")
@@ -121,6 +134,22 @@ func (r *Receiver) handle(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]any{"event_id": w.EventID, "duplicate": true})
 	}
 	return c.JSON(http.StatusAccepted, map[string]any{"event_id": w.EventID, "stream_seq": ack.Sequence})
+}
+
+// count is the webhook route's middleware that counts each answer by outcome.
+func (r *Receiver) count(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		err := next(c)
+		code := c.Response().Status
+		var he *echo.HTTPError
+		if errors.As(err, &he) {
+			code = he.Code
+		} else if err != nil {
+			code = http.StatusInternalServerError
+		}
+		r.Metrics.Webhook(metrics.WebhookOutcome(code))
+		return err
+	}
 }
 
 func (r *Receiver) ready(c echo.Context) error {

@@ -98,7 +98,7 @@ func (f *fixture) reconciler(t *testing.T, a config.Account, log *syncBuffer) *R
 		t.Fatal(err)
 	}
 	a.ID, a.AccessURL, a.Token = 1, f.api, token
-	fe, err := fetcher.New(f.js, store, &ledger.Ledger{KV: f.records, JS: f.js}, []config.Account{a}, nil)
+	fe, err := fetcher.New(f.js, store, &ledger.Ledger{KV: f.records, JS: f.js}, []config.Account{a}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,16 +37,22 @@ type pipeline struct {
 	js    jetstream.JetStream
 }
 
-func startPipeline(t *testing.T, artifacts string) *pipeline {
+// startPipeline runs serve's roles against the simulator; tweaks change the
+// configuration first.
+func startPipeline(t *testing.T, artifacts string, tweaks ...func(*config.Config)) *pipeline {
 	t.Helper()
 	var handler atomic.Pointer[http.Handler]
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*handler.Load()).ServeHTTP(w, r) }))
 	t.Cleanup(api.Close)
-	sp := servicetest.Start(t, service.Options{Config: config.Config{
+	cfg := config.Config{
 		Accounts:       []config.Account{{ID: 1, AccessURL: api.URL, Token: testToken}},
 		WebhookSecrets: []config.Secret{"old-secret", testSecret},
 		Tracing:        true,
-	}})
+	}
+	for _, tweak := range tweaks {
+		tweak(&cfg)
+	}
+	sp := servicetest.Start(t, service.Options{Config: cfg})
 	cloud, err := devcloud.New(devcloud.Config{Token: testToken, ArtifactsDir: artifacts, WebhookURL: sp.HookURL,
 		WebhookSecret: testSecret, WebhookBackoff: 50 * time.Millisecond})
 	if err != nil {

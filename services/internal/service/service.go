@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"sync"
 	"time"
 
@@ -27,6 +28,7 @@ import (
 	"github.com/dbt-harvester/harvester/services/internal/dbtcloud"
 	"github.com/dbt-harvester/harvester/services/internal/fetcher"
 	"github.com/dbt-harvester/harvester/services/internal/ledger"
+	"github.com/dbt-harvester/harvester/services/internal/metrics"
 	"github.com/dbt-harvester/harvester/services/internal/natsconn"
 	"github.com/dbt-harvester/harvester/services/internal/normalizer"
 	"github.com/dbt-harvester/harvester/services/internal/receiver"
@@ -39,8 +41,9 @@ type Roles struct{ Receiver, Fetcher, Normalizer bool }
 
 // Info tells the caller where the running process can be reached.
 type Info struct {
-	HTTPAddr net.Addr // the receiver's address; nil without the receiver role
-	NATSURL  string   // where subscribers connect
+	HTTPAddr    net.Addr // the receiver's address (webhooks, /metrics, /healthz, /readyz); nil without the receiver role
+	MetricsAddr net.Addr // /metrics, /healthz, /readyz at Config.MetricsAddr; nil when not set
+	NATSURL     string   // where subscribers connect
 }
 
 // Options are Run's dependencies.
@@ -67,6 +70,18 @@ func Run(ctx context.Context, opts Options) error {
 	for _, w := range cfg.Warnings {
 		log.Warn("configuration: " + w)
 	}
+	m := metrics.New() // this process's registry, served on /metrics
+	tracer, err := newTracer(ctx, cfg, opts.Roles, log)
+	if err != nil {
+		return err
+	}
+	defer func() { // last: after the stages ended their spans
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := tracer.Shutdown(sctx); err != nil {
+			log.Warn("exporting the last spans failed", "err", err)
+		}
+	}()
 	conn, closeNATS, err := natsconn.Connect(ctx, cfg.NATS)
 	if err != nil {
 		return err
@@ -80,6 +95,7 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	topo := cfg.Topology.Defaults()
+	m.WatchConsumers(js, watched(opts.Roles)...)
 
 	// Consumers stop after the HTTP server: two contexts, cancelled in order.
 	consCtx, stopConsumers := context.WithCancel(context.WithoutCancel(ctx))
@@ -87,10 +103,11 @@ func Run(ctx context.Context, opts Options) error {
 	failed := make(chan error, 3)
 	var consumers sync.WaitGroup
 	if opts.Roles.Fetcher {
-		f, err := newFetcher(ctx, js, cfg, log)
+		f, err := newFetcher(ctx, js, cfg, m, log)
 		if err != nil {
 			return err
 		}
+		f.Tracer = tracer
 		startConsumer(consCtx, &consumers, failed, js, events.StreamRuns, topology.DurableFetcher, f.Handle,
 			consume.Options{MaxDeliver: topo.FetcherMaxDeliver, AckWait: topo.FetcherAckWait, OnGiveUp: f.GiveUp,
 				Logger: log.With("component", "fetcher")})
@@ -102,38 +119,63 @@ func Run(ctx context.Context, opts Options) error {
 		})
 	}
 	if opts.Roles.Normalizer {
-		n, err := newNormalizer(ctx, js, cfg, log)
+		n, err := newNormalizer(ctx, js, cfg, m, log)
 		if err != nil {
 			return err
 		}
+		n.Tracer = tracer
 		startConsumer(consCtx, &consumers, failed, js, events.StreamArtifacts, topology.DurableNormalizer, n.Handle,
 			consume.Options{MaxDeliver: topo.NormalizerMaxDeliver, AckWait: topo.NormalizerAckWait, OnGiveUp: n.GiveUp,
 				Logger: log.With("component", "normalizer")})
 	}
 
 	info := Info{NATSURL: conn.ClientURL()}
-	var httpDone chan error // stays nil (never ready) without the receiver role
+	var httpDone chan error // stays nil (never ready) without an HTTP server
 	httpCtx, stopHTTP := context.WithCancel(ctx)
 	defer stopHTTP()
-	if opts.Roles.Receiver {
-		httpDone = make(chan error, 1)
+	var servers sync.WaitGroup // the HTTP servers; each sends its end on httpDone
+	serveHTTP := func(h http.Handler, o receiver.ServeOptions) (net.Addr, error) {
+		if httpDone == nil {
+			httpDone = make(chan error, 2)
+		}
 		ready := make(chan net.Addr, 1)
-		r := &receiver.Receiver{Secrets: reveal(cfg.WebhookSecrets), JS: js, Log: log.With("component", "receiver"), Tracing: cfg.Tracing}
+		errc := make(chan error, 1)
+		o.Log, o.Ready = log, func(a net.Addr) { ready <- a }
+		servers.Go(func() { errc <- receiver.Serve(httpCtx, h, o) })
+		select {
+		case a := <-ready:
+			servers.Go(func() { httpDone <- <-errc })
+			return a, nil
+		case err := <-errc:
+			return nil, err
+		}
+	}
+	abort := func(err error) error {
+		stopHTTP()
+		servers.Wait()
+		stopConsumers()
+		consumers.Wait()
+		return err
+	}
+	if opts.Roles.Receiver {
+		r := &receiver.Receiver{Secrets: reveal(cfg.WebhookSecrets), JS: js, Log: log.With("component", "receiver"), Tracing: cfg.Tracing,
+			Metrics: m, Tracer: tracer}
 		if len(r.Secrets) == 0 {
 			log.Warn("no DBT_CLOUD_WEBHOOK_SECRET: every webhook will be rejected with 401")
 		}
-		go func() {
-			httpDone <- receiver.Serve(httpCtx, r.Handler(), receiver.ServeOptions{Addr: cfg.HTTPAddr,
-				CertFile: cfg.TLSCert, KeyFile: cfg.TLSKey, Log: log, Ready: func(a net.Addr) { ready <- a }})
-		}()
-		select {
-		case info.HTTPAddr = <-ready:
-		case err := <-httpDone:
-			stopConsumers()
-			consumers.Wait()
-			return err
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", m.Handler())
+		mux.Handle("/", r.Handler())
+		if info.HTTPAddr, err = serveHTTP(mux, receiver.ServeOptions{Addr: cfg.HTTPAddr, CertFile: cfg.TLSCert, KeyFile: cfg.TLSKey}); err != nil {
+			return abort(err)
 		}
 		log.Info("receiver listening", "addr", info.HTTPAddr.String(), "path", dbtcloud.WebhookPath, "tls", cfg.TLSCert != "")
+	}
+	if cfg.MetricsAddr != "" {
+		if info.MetricsAddr, err = serveHTTP(opsHandler(m, js), receiver.ServeOptions{Addr: cfg.MetricsAddr}); err != nil {
+			return abort(err)
+		}
+		log.Info("metrics listening", "addr", info.MetricsAddr.String(), "paths", "/metrics /healthz /readyz")
 	}
 	log.Info("harvester running", "nats", info.NATSURL, "receiver", opts.Roles.Receiver,
 		"fetcher", opts.Roles.Fetcher, "normalizer", opts.Roles.Normalizer)
@@ -146,10 +188,10 @@ func Run(ctx context.Context, opts Options) error {
 	case <-ctx.Done():
 	case runErr = <-failed:
 	case runErr = <-httpDone:
-		httpDone <- runErr
 	}
 	stopHTTP()
-	if httpDone != nil {
+	servers.Wait()
+	for len(httpDone) > 0 {
 		if err := <-httpDone; err != nil && runErr == nil {
 			runErr = err
 		}
@@ -190,7 +232,7 @@ func startReconciler(ctx context.Context, wg *sync.WaitGroup, f *fetcher.Fetcher
 	}()
 }
 
-func newFetcher(ctx context.Context, js jetstream.JetStream, cfg config.Config, log *slog.Logger) (*fetcher.Fetcher, error) {
+func newFetcher(ctx context.Context, js jetstream.JetStream, cfg config.Config, m *metrics.Metrics, log *slog.Logger) (*fetcher.Fetcher, error) {
 	store, err := js.ObjectStore(ctx, events.BucketArtifacts)
 	if err != nil {
 		return nil, fmt.Errorf("service: object store: %w", err)
@@ -202,7 +244,8 @@ func newFetcher(ctx context.Context, js jetstream.JetStream, cfg config.Config, 
 	if err != nil {
 		return nil, fmt.Errorf("service: %w", err)
 	}
-	f, err := fetcher.New(js, store, l, cfg.Accounts, log.With("component", "fetcher"))
+	l.Metrics = m
+	f, err := fetcher.New(js, store, l, cfg.Accounts, m, log.With("component", "fetcher"))
 	if err != nil {
 		return nil, fmt.Errorf("service: %w", err)
 	}
@@ -210,7 +253,7 @@ func newFetcher(ctx context.Context, js jetstream.JetStream, cfg config.Config, 
 	return f, nil
 }
 
-func newNormalizer(ctx context.Context, js jetstream.JetStream, cfg config.Config, log *slog.Logger) (*normalizer.Normalizer, error) {
+func newNormalizer(ctx context.Context, js jetstream.JetStream, cfg config.Config, m *metrics.Metrics, log *slog.Logger) (*normalizer.Normalizer, error) {
 	store, err := js.ObjectStore(ctx, events.BucketArtifacts)
 	if err != nil {
 		return nil, fmt.Errorf("service: object store: %w", err)
@@ -223,8 +266,9 @@ func newNormalizer(ctx context.Context, js jetstream.JetStream, cfg config.Confi
 	if err != nil {
 		return nil, fmt.Errorf("service: %w", err)
 	}
+	l.Metrics = m
 	return &normalizer.Normalizer{JS: js, Store: store, KV: kv, Ledger: l, IncludeCode: cfg.IncludeCode,
-		Log: log.With("component", "normalizer")}, nil
+		Log: log.With("component", "normalizer"), Metrics: m}, nil
 }
 
 func reveal(secrets []config.Secret) [][]byte {
