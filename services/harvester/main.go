@@ -33,6 +33,7 @@ func commands() []command {
 		{"demo", "run the whole pipeline against the simulator and print what it harvests", runDemo},
 		{"webhook", "register, list, test or delete the dbt Cloud webhook subscription", runWebhook},
 		{"doctor", "check every set-up step (dbt Cloud, webhook, NATS) and say what to fix", runDoctor},
+		{"status", "show streams, consumers, the last harvest per environment, failures and webhook health", runStatus},
 		{"backfill", "harvest a job's past runs into the pipeline, oldest first", runBackfill},
 		{"replay", "re-harvest run events already in DBT_RUNS as a new generation", runReplay},
 	}

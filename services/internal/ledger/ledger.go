@@ -156,3 +156,37 @@ func (l *Ledger) Fail(ctx context.Context, f events.HarvestFailed) error {
 	}
 	return nil
 }
+
+// Each calls fn with every record in the bucket (no order), for reports
+// such as `harvester status`; it stops at fn's first error. A record it
+// cannot read is an error.
+func (l *Ledger) Each(ctx context.Context, fn func(Record) error) error {
+	if l == nil || l.KV == nil {
+		return nil
+	}
+	w, err := l.KV.WatchAll(ctx, jetstream.IgnoreDeletes())
+	if err != nil {
+		return fmt.Errorf("read %s: %w", Bucket, err)
+	}
+	defer func() { _ = w.Stop() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("read %s: %w", Bucket, ctx.Err())
+		case e, ok := <-w.Updates():
+			if !ok {
+				return fmt.Errorf("read %s: watcher closed", Bucket)
+			}
+			if e == nil { // every current value was sent
+				return nil
+			}
+			var rec Record
+			if err := json.Unmarshal(e.Value(), &rec); err != nil {
+				return fmt.Errorf("read %s %s: %w", Bucket, e.Key(), err)
+			}
+			if err := fn(rec); err != nil {
+				return err
+			}
+		}
+	}
+}
