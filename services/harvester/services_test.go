@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -64,9 +67,17 @@ func TestSeparateServiceBinaries(t *testing.T) {
 		// TestReconcilerInServe covers the reconciler.
 		"HARVESTER_RECONCILE_INTERVAL=0")
 	var procs []*exec.Cmd
+	ports, err := proc.FreePorts(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsAddr := map[string]string{"receiver": "127.0.0.1:" + port, "fetcher": "127.0.0.1:" + ports[0], "normalizer": "127.0.0.1:" + ports[1]}
 	for _, name := range []string{"receiver", "fetcher", "normalizer"} {
 		cmd := exec.Command(filepath.Join(bin, name))
 		cmd.Env = env
+		if name != "receiver" { // the receiver serves /metrics on its own port
+			cmd.Env = append(env, "HARVESTER_METRICS_ADDR="+metricsAddr[name])
+		}
 		cmd.Stderr = &testLog{t: t, name: name}
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("start %s: %v", name, err)
@@ -79,7 +90,9 @@ func TestSeparateServiceBinaries(t *testing.T) {
 			_ = p.Wait()
 		}
 	}()
-	waitHTTP(t, "http://127.0.0.1:"+port+"/readyz")
+	for _, addr := range metricsAddr {
+		waitHTTP(t, "http://"+addr+"/readyz")
+	}
 
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
@@ -103,6 +116,7 @@ func TestSeparateServiceBinaries(t *testing.T) {
 	if err != nil || ev.Type() != events.TypeHarvestCompleted || done.Assets != want {
 		t.Fatalf("harvest event %s with %d assets (%v), want %s with %d", ev.Type(), done.Assets, err, events.TypeHarvestCompleted, want)
 	}
+	checkServiceMetrics(t, metricsAddr, want)
 	for _, p := range procs {
 		if err := p.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
@@ -156,4 +170,52 @@ type testLog struct {
 func (l *testLog) Write(p []byte) (int, error) {
 	l.t.Logf("%s: %s", l.name, p)
 	return len(p), nil
+}
+
+// checkServiceMetrics scrapes each service's /metrics after one harvest:
+// each counts its own part.
+func checkServiceMetrics(t *testing.T, addr map[string]string, assets int) {
+	t.Helper()
+	scrape := func(service, series string) float64 {
+		resp, err := http.Get("http://" + addr[service] + "/metrics")
+		if err != nil {
+			t.Fatalf("scrape %s: %v", service, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		total := 0.0
+		for _, line := range strings.Split(string(b), "\n") {
+			i := strings.LastIndexByte(line, ' ') // label values may hold spaces
+			if name := line[:max(i, 0)]; i > 0 && (name == series || strings.HasPrefix(name, series+"{")) {
+				v, _ := strconv.ParseFloat(line[i+1:], 64)
+				total += v
+			}
+		}
+		return total
+	}
+	checks := []struct {
+		service, series string
+		ok              func(float64) bool
+		want            string
+	}{
+		{"receiver", `harvester_webhooks_total{outcome="accepted"}`, func(v float64) bool { return v == 1 }, "1"},
+		{"normalizer", `harvester_harvests_total{outcome="completed"}`, func(v float64) bool { return v == 1 }, "1"},
+		{"normalizer", "harvester_assets_published_total", func(v float64) bool { return v == float64(assets) }, strconv.Itoa(assets)},
+		{"normalizer", "harvester_harvest_duration_seconds_count", func(v float64) bool { return v == 1 }, "1"},
+		{"fetcher", "harvester_artifact_bytes_total", func(v float64) bool { return v > 0 }, "the bytes stored"},
+		{"fetcher", `harvester_dbt_api_requests_total{code="200",endpoint="GET /api/v2/accounts/{id}/runs/{id}"}`, func(v float64) bool { return v >= 1 }, ">= 1"},
+		{"fetcher", `harvester_consumer_pending{consumer="fetcher"}`, func(v float64) bool { return v == 0 }, "0"},
+		{"normalizer", `harvester_consumer_pending{consumer="normalizer"}`, func(v float64) bool { return v == 0 }, "0"},
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for _, c := range checks {
+		got := scrape(c.service, c.series)
+		for !c.ok(got) && time.Now().Before(deadline) { // the normalizer counts a moment after the harvest event is stored
+			time.Sleep(50 * time.Millisecond)
+			got = scrape(c.service, c.series)
+		}
+		if !c.ok(got) {
+			t.Errorf("%s: %s = %v, want %s", c.service, c.series, got, c.want)
+		}
+	}
 }

@@ -30,6 +30,7 @@ func Command(ctx context.Context, name string, args []string, getenv func(string
 	if roles.Receiver {
 		httpAddr = fs.String("http-addr", "", "webhook receiver address (env HARVESTER_HTTP_ADDR, default :8080)")
 	}
+	metricsAddr := fs.String("metrics-addr", "", "address for /metrics, /healthz and /readyz (env HARVESTER_METRICS_ADDR; the receiver also serves them on its own)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -40,6 +41,7 @@ func Command(ctx context.Context, name string, args []string, getenv func(string
 	cfg.NATS.URL = *natsURL
 	for _, o := range []struct{ flag, dst *string }{
 		{storeDir, &cfg.NATS.StoreDir}, {listen, &cfg.NATS.Listen}, {natsConfig, &cfg.NATS.ServerConfig}, {httpAddr, &cfg.HTTPAddr},
+		{metricsAddr, &cfg.MetricsAddr},
 	} {
 		if o.flag != nil && *o.flag != "" {
 			*o.dst = *o.flag
