@@ -77,7 +77,10 @@ func printStatus(w io.Writer, r status.Report) error {
 	if len(r.LastHarvests) == 0 {
 		fmt.Fprintln(tw, "(none yet)")
 	}
-	fmt.Fprintf(tw, "\nFAILED HARVESTS (%d; latest harvest of the run failed)\tRUN\tSTAGE\tAGE\tREASON\n", r.FailedTotal)
+	fmt.Fprintf(tw, "\nfailed harvests (the run's latest harvest failed): %d\n", r.FailedTotal)
+	if len(r.Failed) > 0 {
+		fmt.Fprintf(tw, "ENVIRONMENT\tRUN\tSTAGE\tAGE\tREASON\n")
+	}
 	for _, h := range r.Failed {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", environment(h), h.Run.RunID, h.Stage, ago(time.Duration(h.AgeSeconds)*time.Second), h.Reason)
 	}

@@ -109,7 +109,7 @@ func TestStatus(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, want := range []string{"DBT_METADATA", "normalizer", "1/100/200", "completed", fmt.Sprintf("%d assets", done.Assets),
-			"FAILED HARVESTS (1;", "999999", "not found", "active"} {
+			"failed harvests (the run's latest harvest failed): 1", "999999", "not found", "active"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("status output lacks %q:\n%s", want, out)
 			}

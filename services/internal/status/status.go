@@ -113,12 +113,14 @@ func Gather(ctx context.Context, o Options) Report {
 	r := &Report{At: now().UTC(), Streams: []Stream{}, Consumers: []Consumer{}, LastHarvests: []Harvest{},
 		Failed: []Harvest{}, Webhooks: []Webhook{}}
 	topo := o.Topology.Defaults()
-	for _, sc := range topo.Streams() {
+	consumers := topo.Consumers()
+	for _, sc := range topo.Streams() { // in pipeline order
 		r.stream(ctx, o.JS, sc.Name)
 	}
-	consumers := topo.Consumers()
-	for _, stream := range slices.Sorted(maps.Keys(consumers)) {
-		r.consumer(ctx, o.JS, stream, consumers[stream].Durable)
+	for _, sc := range topo.Streams() {
+		if cc, ok := consumers[sc.Name]; ok {
+			r.consumer(ctx, o.JS, sc.Name, cc.Durable)
+		}
 	}
 	r.lastHarvests(ctx, o.JS)
 	r.failed(ctx, o.JS, cmp.Or(o.MaxFailed, 20))
