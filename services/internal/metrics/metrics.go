@@ -24,7 +24,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -203,19 +202,19 @@ func (m *Metrics) ArtifactBytes(n int64) {
 	}
 }
 
-// Consumer is a durable consumer whose backlog the gauge reports.
-type Consumer struct{ Stream, Durable string }
+// PendingFunc reports how many messages a durable consumer has not
+// acknowledged yet (undelivered plus in flight).
+type PendingFunc func(ctx context.Context, consumer string) (uint64, error)
 
 // WatchConsumers registers harvester_consumer_pending for the consumers:
-// at every scrape it asks JetStream for each consumer's info (2 s at most)
-// and reports its undelivered plus unacknowledged messages, labelled with
-// the durable name. A consumer JetStream cannot describe is left out of
-// that scrape.
-func (m *Metrics) WatchConsumers(js jetstream.JetStream, consumers ...Consumer) {
+// at every scrape it asks pending (2 s at most for all) about each one,
+// labelled with its durable name. A consumer pending cannot describe is
+// left out of that scrape.
+func (m *Metrics) WatchConsumers(pending PendingFunc, consumers ...string) {
 	if m == nil || len(consumers) == 0 {
 		return
 	}
-	m.reg.MustRegister(&pendingCollector{js: js, consumers: consumers})
+	m.reg.MustRegister(&pendingCollector{pending: pending, consumers: consumers})
 }
 
 var pendingDesc = prometheus.NewDesc("harvester_consumer_pending",
@@ -223,8 +222,8 @@ var pendingDesc = prometheus.NewDesc("harvester_consumer_pending",
 	[]string{"consumer"}, nil)
 
 type pendingCollector struct {
-	js        jetstream.JetStream
-	consumers []Consumer
+	pending   PendingFunc
+	consumers []string
 }
 
 func (c *pendingCollector) Describe(ch chan<- *prometheus.Desc) { ch <- pendingDesc }
@@ -232,16 +231,11 @@ func (c *pendingCollector) Describe(ch chan<- *prometheus.Desc) { ch <- pendingD
 func (c *pendingCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	for _, k := range c.consumers {
-		cons, err := c.js.Consumer(ctx, k.Stream, k.Durable)
+	for _, name := range c.consumers {
+		n, err := c.pending(ctx, name)
 		if err != nil {
 			continue
 		}
-		info, err := cons.Info(ctx)
-		if err != nil {
-			continue
-		}
-		ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue,
-			float64(info.NumPending)+float64(info.NumAckPending), k.Durable)
+		ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(n), name)
 	}
 }

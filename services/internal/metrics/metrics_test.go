@@ -1,6 +1,7 @@
 package metrics_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -44,7 +45,7 @@ func TestNilMetrics(t *testing.T) {
 	m.APIRequest("GET /x", 200)
 	m.APIWait(time.Second)
 	m.ArtifactBytes(10)
-	m.WatchConsumers(nil, metrics.Consumer{Stream: "S", Durable: "d"})
+	m.WatchConsumers(nil, "d")
 }
 
 func TestCounters(t *testing.T) {
@@ -95,7 +96,17 @@ func TestConsumerPending(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := metrics.New()
-	m.WatchConsumers(js, metrics.Consumer{Stream: "S", Durable: "work"}, metrics.Consumer{Stream: "S", Durable: "missing"})
+	m.WatchConsumers(func(ctx context.Context, durable string) (uint64, error) {
+		c, err := js.Consumer(ctx, "S", durable)
+		if err != nil {
+			return 0, err // "missing": left out
+		}
+		info, err := c.Info(ctx)
+		if err != nil {
+			return 0, err
+		}
+		return info.NumPending + uint64(info.NumAckPending), nil
+	}, "work", "missing")
 	for range 3 {
 		if _, err := js.Publish(ctx, "s.x", []byte("x")); err != nil {
 			t.Fatal(err)

@@ -37,16 +37,30 @@ func opsHandler(m *metrics.Metrics, js jetstream.JetStream) http.Handler {
 	return mux
 }
 
-// watched are the durable consumers of the roles, for harvester_consumer_pending.
-func watched(roles Roles) []metrics.Consumer {
-	var out []metrics.Consumer
+// watchConsumers registers harvester_consumer_pending for the durable
+// consumers of the roles, read from JetStream at each scrape.
+func watchConsumers(m *metrics.Metrics, js jetstream.JetStream, roles Roles) {
+	streams := map[string]string{} // durable -> stream
+	var names []string
 	if roles.Fetcher {
-		out = append(out, metrics.Consumer{Stream: events.StreamRuns, Durable: topology.DurableFetcher})
+		streams[topology.DurableFetcher] = events.StreamRuns
+		names = append(names, topology.DurableFetcher)
 	}
 	if roles.Normalizer {
-		out = append(out, metrics.Consumer{Stream: events.StreamArtifacts, Durable: topology.DurableNormalizer})
+		streams[topology.DurableNormalizer] = events.StreamArtifacts
+		names = append(names, topology.DurableNormalizer)
 	}
-	return out
+	m.WatchConsumers(func(ctx context.Context, durable string) (uint64, error) {
+		c, err := js.Consumer(ctx, streams[durable], durable)
+		if err != nil {
+			return 0, err
+		}
+		info, err := c.Info(ctx)
+		if err != nil {
+			return 0, err
+		}
+		return info.NumPending + uint64(info.NumAckPending), nil
+	}, names...)
 }
 
 // newTracer starts the OTLP exporter when OTEL_EXPORTER_OTLP_ENDPOINT is

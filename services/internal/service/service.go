@@ -95,7 +95,7 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	topo := cfg.Topology.Defaults()
-	m.WatchConsumers(js, watched(opts.Roles)...)
+	watchConsumers(m, js, opts.Roles)
 
 	// Consumers stop after the HTTP server: two contexts, cancelled in order.
 	consCtx, stopConsumers := context.WithCancel(context.WithoutCancel(ctx))
