@@ -66,6 +66,7 @@ type Config struct {
 	Topology        topology.Config
 	IncludeCode     bool
 	Tracing         bool // HARVESTER_TRACING: start a W3C trace per run that comes without one
+	OpenLineage     OpenLineage
 	LogLevel        slog.Level
 	LogJSON         bool
 	// Warnings are problems worth logging at start that do not stop it
@@ -123,6 +124,10 @@ func Load(getenv func(string) string) (Config, error) {
 	c.Topology.MetadataMaxBytes = int64(intVar(getenv, "HARVESTER_METADATA_MAX_BYTES", &errs))
 	c.Topology.FetcherAckWait = durVar(getenv, "HARVESTER_FETCHER_ACK_WAIT", &errs)
 	c.Topology.FetcherMaxDeliver = intVar(getenv, "HARVESTER_FETCHER_MAX_DELIVER", &errs)
+	c.Topology.OpenLineageMaxAge = durVar(getenv, "HARVESTER_OPENLINEAGE_MAX_AGE", &errs)
+	ol, err := loadOpenLineage(getenv)
+	errs = append(errs, err)
+	c.OpenLineage, c.Topology.OpenLineageHTTP = ol, ol.URL != ""
 
 	secrets, err := secretVar(getenv, "DBT_CLOUD_WEBHOOK_SECRET")
 	errs = append(errs, err)

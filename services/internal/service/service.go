@@ -76,6 +76,7 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("service: jetstream: %w", err)
 	}
+	cfg.Topology.OpenLineageHTTP = cfg.Topology.OpenLineageHTTP || cfg.OpenLineage.URL != ""
 	if err := topology.Ensure(ctx, js, cfg.Topology); err != nil {
 		return err
 	}
@@ -84,7 +85,7 @@ func Run(ctx context.Context, opts Options) error {
 	// Consumers stop after the HTTP server: two contexts, cancelled in order.
 	consCtx, stopConsumers := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopConsumers()
-	failed := make(chan error, 3)
+	failed := make(chan error, 4)
 	var consumers sync.WaitGroup
 	if opts.Roles.Fetcher {
 		f, err := newFetcher(ctx, js, cfg, log)
@@ -109,6 +110,9 @@ func Run(ctx context.Context, opts Options) error {
 		startConsumer(consCtx, &consumers, failed, js, events.StreamArtifacts, topology.DurableNormalizer, n.Handle,
 			consume.Options{MaxDeliver: topo.NormalizerMaxDeliver, AckWait: topo.NormalizerAckWait, OnGiveUp: n.GiveUp,
 				Logger: log.With("component", "normalizer")})
+		if cfg.OpenLineage.URL != "" {
+			startOpenLineageHTTP(consCtx, &consumers, failed, js, cfg.OpenLineage, log)
+		}
 	}
 
 	info := Info{NATSURL: conn.ClientURL()}
@@ -224,7 +228,7 @@ func newNormalizer(ctx context.Context, js jetstream.JetStream, cfg config.Confi
 		return nil, fmt.Errorf("service: %w", err)
 	}
 	return &normalizer.Normalizer{JS: js, Store: store, KV: kv, Ledger: l, IncludeCode: cfg.IncludeCode,
-		Log: log.With("component", "normalizer")}, nil
+		OpenLineage: openLineageOptions(cfg.OpenLineage), NoOpenLineage: cfg.OpenLineage.Off, Log: log.With("component", "normalizer")}, nil
 }
 
 func reveal(secrets []config.Secret) [][]byte {
