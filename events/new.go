@@ -44,8 +44,12 @@ func SchemaFile(eventType string) string {
 // DataSchema is the dataschema attribute of an event of type eventType: the
 // URI (and $id) of the JSON Schema whose instance is the event's data,
 // schemas/data/<SchemaFile> in the repository, as CloudEvents 1.0 defines
-// dataschema.
+// dataschema (for an OpenLineage run event, the OpenLineage spec's RunEvent
+// schema).
 func DataSchema(eventType string) string {
+	if eventType == TypeOpenLineageRun { // data is an OpenLineage RunEvent
+		return OpenLineageRunEventSchema
+	}
 	return SchemaBase + "data/" + SchemaFile(eventType)
 }
 

@@ -33,6 +33,8 @@ func runNormalize(ctx context.Context, args []string, getenv func(string) string
 	fs.Int64Var(&ref.EnvironmentID, "environment", 0, "dbt Cloud environment ID")
 	fs.Int64Var(&ref.JobID, "job", 0, "dbt Cloud job ID")
 	fs.Int64Var(&ref.RunID, "run", 0, "dbt Cloud run ID")
+	format := fs.String("format", "assets", "assets (one asset per line) or openlineage (one OpenLineage RunEvent per line)")
+	olFlags := addOpenLineageFlags(fs, getenv)
 	paths, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -46,7 +48,13 @@ func runNormalize(ctx context.Context, args []string, getenv func(string) string
 		return err
 	}
 	defer closeAll()
-	return normalizeInput(ctx, in, normalize.Options{Ref: ref, IncludeCode: *includeCode}, stdout, stderr)
+	switch *format {
+	case "assets":
+		return normalizeInput(ctx, in, normalize.Options{Ref: ref, IncludeCode: *includeCode}, stdout, stderr)
+	case "openlineage":
+		return normalizeOpenLineage(ctx, in, ref, olFlags, stdout, stderr)
+	}
+	return fmt.Errorf("normalize: --format %q: want assets or openlineage", *format)
 }
 
 // parseInterleaved parses flags that may come before, between or after the

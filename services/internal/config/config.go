@@ -72,9 +72,10 @@ type Config struct {
 	MetricsAddr string
 	// OTel is where spans are exported (OTEL_EXPORTER_OTLP_ENDPOINT ...);
 	// the zero value exports none.
-	OTel     tracing.Options
-	LogLevel slog.Level
-	LogJSON  bool
+	OTel        tracing.Options
+	OpenLineage OpenLineage
+	LogLevel    slog.Level
+	LogJSON     bool
 	// Warnings are problems worth logging at start that do not stop it
 	// (an access URL on a retired shared host).
 	Warnings []string
@@ -133,6 +134,10 @@ func Load(getenv func(string) string) (Config, error) {
 	c.Topology.MetadataMaxBytes = int64(intVar(getenv, "HARVESTER_METADATA_MAX_BYTES", &errs))
 	c.Topology.FetcherAckWait = durVar(getenv, "HARVESTER_FETCHER_ACK_WAIT", &errs)
 	c.Topology.FetcherMaxDeliver = intVar(getenv, "HARVESTER_FETCHER_MAX_DELIVER", &errs)
+	c.Topology.OpenLineageMaxAge = durVar(getenv, "HARVESTER_OPENLINEAGE_MAX_AGE", &errs)
+	ol, err := loadOpenLineage(getenv)
+	errs = append(errs, err)
+	c.OpenLineage, c.Topology.OpenLineageHTTP = ol, ol.URL != ""
 
 	secrets, err := secretVar(getenv, "DBT_CLOUD_WEBHOOK_SECRET")
 	errs = append(errs, err)

@@ -170,7 +170,8 @@ type fileAccount struct {
 }
 
 type fileDoc struct {
-	Accounts []fileAccount `yaml:"accounts"`
+	Accounts    []fileAccount   `yaml:"accounts"`
+	OpenLineage fileOpenLineage `yaml:"openlineage"` // read by loadOpenLineage
 }
 
 // LoadFile reads the YAML configuration file at path: its accounts with

@@ -1,8 +1,10 @@
 // Package normalizer is the normalizer stage (binary and durable consumer
 // "normalizer"): for every artifacts-fetched event on DBT_ARTIFACTS it
 // streams the run's artifacts out of the object store, normalizes them
-// (package normalize), and publishes one asset event per asset and then one
-// harvest-completed event on DBT_METADATA.
+// (package normalize), and publishes one asset event per asset on
+// DBT_METADATA, then the harvest's OpenLineage run events on DBT_OPENLINEAGE
+// (package openlineage), then one harvest-completed event on DBT_METADATA: a
+// harvest-completed event means both are stored.
 //
 // # What is acked, retried and owned
 //
@@ -47,6 +49,7 @@ import (
 	"github.com/dbt-harvester/harvester/services/internal/ledger"
 	"github.com/dbt-harvester/harvester/services/internal/metrics"
 	"github.com/dbt-harvester/harvester/services/internal/normalize"
+	"github.com/dbt-harvester/harvester/services/internal/openlineage"
 	"github.com/dbt-harvester/harvester/services/internal/publish"
 	"github.com/dbt-harvester/harvester/services/internal/retry"
 	"github.com/dbt-harvester/harvester/services/internal/tracing"
@@ -67,6 +70,11 @@ type Normalizer struct {
 	Metrics *metrics.Metrics
 	// Tracer exports a "normalize" span per harvest; nil: none.
 	Tracer *tracing.Tracer
+	// OpenLineage names the jobs and datasets of the OpenLineage run events
+	// published on DBT_OPENLINEAGE after the asset events.
+	OpenLineage openlineage.Options
+	// NoOpenLineage turns those events off (HARVESTER_OPENLINEAGE=off).
+	NoOpenLineage bool
 }
 
 func (n *Normalizer) now() time.Time {
@@ -139,7 +147,12 @@ func (n *Normalizer) Harvest(ctx context.Context, fetched events.ArtifactsFetche
 	}
 	pub := &assetPublisher{n: n, ref: ref, gen: fetched.Generation, prev: prev, seen: map[string]bool{}, trace: trace,
 		batch: publish.NewBatch(n.JS, cmpOr(n.Window, 256)), changes: map[string]int{}, at: resultTime(fetched.Run, started)}
-	sum, err := normalize.JSON(ctx, in, normalize.Options{Ref: ref, IncludeCode: n.IncludeCode}, pub.emit)
+	if !n.NoOpenLineage {
+		pub.lineage = &openlineage.Collector{}
+	}
+	// Code is read for the OpenLineage SQL facet too; emit drops it from the
+	// asset events unless IncludeCode.
+	sum, err := normalize.JSON(ctx, in, normalize.Options{Ref: ref, IncludeCode: n.IncludeCode || pub.lineage != nil}, pub.emit)
 	if err != nil {
 		return events.HarvestCompleted{}, fmt.Errorf("normalize run %d: %w", ref.RunID, err)
 	}
@@ -150,11 +163,17 @@ func (n *Normalizer) Harvest(ctx context.Context, fetched events.ArtifactsFetche
 	if err != nil {
 		return events.HarvestCompleted{}, err
 	}
+	var lineageNotes []string
+	if pub.lineage != nil {
+		if lineageNotes, err = n.publishLineage(ctx, fetched, sum, pub.lineage, trace); err != nil {
+			return events.HarvestCompleted{}, err
+		}
+	}
 	done := events.HarvestCompleted{
 		Run: fetched.Run, Generation: fetched.Generation, Assets: sum.Assets, Counts: sum.Counts,
 		ResultStatuses: sum.ResultStatuses, Tests: sum.Tests, Changes: pub.changes, Removed: removed,
 		ArtifactVersions: versions(fetched, sum), Project: sum.Project, Groups: sum.Groups, Absent: fetched.Absent,
-		Warnings: warnings(fetched, sum, pub.warnings), StartedAt: started.UTC(), CompletedAt: n.now().UTC(),
+		Warnings: warnings(fetched, sum, append(pub.warnings, lineageNotes...)), StartedAt: started.UTC(), CompletedAt: n.now().UTC(),
 	}
 	done.NormalizeMillis = done.CompletedAt.Sub(done.StartedAt).Milliseconds()
 	m, err := events.NewHarvestCompleted(done, trace)

@@ -18,6 +18,7 @@ import (
 	"github.com/dbt-harvester/harvester/events"
 	"github.com/dbt-harvester/harvester/services/internal/artifact"
 	"github.com/dbt-harvester/harvester/services/internal/normalize"
+	"github.com/dbt-harvester/harvester/services/internal/openlineage"
 	"github.com/dbt-harvester/harvester/services/internal/publish"
 )
 
@@ -206,7 +207,8 @@ type assetPublisher struct {
 	batch    *publish.Batch
 	changes  map[string]int
 	warnings []string
-	trace    events.Trace // of the normalization, on every asset event
+	trace    events.Trace           // of the normalization, on every asset event
+	lineage  *openlineage.Collector // for the OpenLineage events; nil when they are off
 }
 
 // maxAsset leaves room for the CloudEvent envelope and headers under 1 MiB.
@@ -214,6 +216,17 @@ const maxAsset = publish.MaxPayload - 64<<10
 
 func (p *assetPublisher) emit(a normalize.Encoded) error {
 	ctx := context.Background() // the batch's waits are bounded by JetStream's own timeouts
+	if p.lineage != nil {
+		if err := p.collectLineage(a); err != nil {
+			return err
+		}
+	}
+	if p.lineage != nil && !p.n.IncludeCode {
+		var err error
+		if a.JSON, err = withoutCode(a.JSON); err != nil {
+			return err
+		}
+	}
 	key := KVKey(p.ref, a.UniqueID)
 	p.seen[key] = true
 	cur, res, err := hashFields(a.JSON)

@@ -129,11 +129,13 @@ func TestAsyncAPIChannels(t *testing.T) {
 		events.ArtifactsSubject(ref):                events.StreamArtifacts,
 		events.AssetSubject(ref, "model"):           events.StreamMetadata,
 		events.HarvestSubject(ref):                  events.StreamMetadata,
+		events.OpenLineageSubject(ref):              events.StreamOpenLineage,
 	}
 	filters := map[string]string{
-		events.StreamRuns:      events.RunSubjects,
-		events.StreamArtifacts: events.ArtifactsSubjects,
-		events.StreamMetadata:  events.MetadataSubjects,
+		events.StreamRuns:        events.RunSubjects,
+		events.StreamArtifacts:   events.ArtifactsSubjects,
+		events.StreamMetadata:    events.MetadataSubjects,
+		events.StreamOpenLineage: events.OpenLineageSubjects,
 	}
 	param := regexp.MustCompile(`\{([a-z_]+)\}`)
 	got := map[string]bool{}

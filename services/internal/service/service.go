@@ -91,6 +91,7 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("service: jetstream: %w", err)
 	}
+	cfg.Topology.OpenLineageHTTP = cfg.Topology.OpenLineageHTTP || cfg.OpenLineage.URL != ""
 	if err := topology.Ensure(ctx, js, cfg.Topology); err != nil {
 		return err
 	}
@@ -100,7 +101,7 @@ func Run(ctx context.Context, opts Options) error {
 	// Consumers stop after the HTTP server: two contexts, cancelled in order.
 	consCtx, stopConsumers := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopConsumers()
-	failed := make(chan error, 3)
+	failed := make(chan error, 4)
 	var consumers sync.WaitGroup
 	if opts.Roles.Fetcher {
 		f, err := newFetcher(ctx, js, cfg, m, log)
@@ -127,6 +128,9 @@ func Run(ctx context.Context, opts Options) error {
 		startConsumer(consCtx, &consumers, failed, js, events.StreamArtifacts, topology.DurableNormalizer, n.Handle,
 			consume.Options{MaxDeliver: topo.NormalizerMaxDeliver, AckWait: topo.NormalizerAckWait, OnGiveUp: n.GiveUp,
 				Logger: log.With("component", "normalizer")})
+		if cfg.OpenLineage.URL != "" {
+			startOpenLineageHTTP(consCtx, &consumers, failed, js, cfg.OpenLineage, log)
+		}
 	}
 
 	info := Info{NATSURL: conn.ClientURL()}
@@ -268,6 +272,7 @@ func newNormalizer(ctx context.Context, js jetstream.JetStream, cfg config.Confi
 	}
 	l.Metrics = m
 	return &normalizer.Normalizer{JS: js, Store: store, KV: kv, Ledger: l, IncludeCode: cfg.IncludeCode,
+		OpenLineage: openLineageOptions(cfg.OpenLineage), NoOpenLineage: cfg.OpenLineage.Off,
 		Log: log.With("component", "normalizer"), Metrics: m}, nil
 }
 

@@ -1,9 +1,10 @@
 // Package topology creates or updates everything the contract names on
-// JetStream: the streams DBT_RUNS, DBT_ARTIFACTS and DBT_METADATA (limits
-// retention, so history can be replayed), the object store DBT_ARTIFACTS, the
-// KV buckets DBT_ASSETS and DBT_HARVESTS, and the durable pull consumers "fetcher" and
-// "normalizer" with explicit ack, AckWait and MaxDeliver. Ensure is
-// idempotent: every service calls it at start.
+// JetStream: the streams DBT_RUNS, DBT_ARTIFACTS, DBT_METADATA and
+// DBT_OPENLINEAGE (limits retention, so history can be replayed), the object
+// store DBT_ARTIFACTS, the KV buckets DBT_ASSETS and DBT_HARVESTS, and the
+// durable pull consumers "fetcher" and "normalizer" with explicit ack,
+// AckWait and MaxDeliver (and "openlineage-http" when the OpenLineage HTTP
+// transport is on). Ensure is idempotent: every service calls it at start.
 package topology
 
 import (
@@ -22,6 +23,10 @@ import (
 const (
 	DurableFetcher    = "fetcher"    // on DBT_RUNS, completed runs only
 	DurableNormalizer = "normalizer" // on DBT_ARTIFACTS
+	// DurableOpenLineageHTTP posts DBT_OPENLINEAGE to a lineage backend, one
+	// message at a time (MaxAckPending 1, so in order), never giving up on
+	// a transient failure (MaxDeliver unlimited).
+	DurableOpenLineageHTTP = "openlineage-http"
 )
 
 // Config holds the limits an operator may change. The zero value is usable.
@@ -39,6 +44,11 @@ type Config struct {
 
 	FetcherMaxDeliver, NormalizerMaxDeliver int
 	FetcherAckWait, NormalizerAckWait       time.Duration
+
+	OpenLineageMaxAge time.Duration // DBT_OPENLINEAGE history; 0 keeps everything
+	// OpenLineageHTTP adds the durable consumer DurableOpenLineageHTTP
+	// (HARVESTER_OPENLINEAGE_URL is set).
+	OpenLineageHTTP bool
 }
 
 func (c *Config) setDefaults() {
@@ -89,13 +99,14 @@ func (c Config) Streams() []jetstream.StreamConfig {
 		stream(events.StreamRuns, events.RunSubjects, "dbt Cloud job run webhooks, as received", c.RunsMaxAge, c.RunsDuplicates, 0),
 		stream(events.StreamArtifacts, events.ArtifactsSubjects, "artifacts fetched for a run", c.ArtifactsMaxAge, c.PipelineDuplicates, 0),
 		stream(events.StreamMetadata, events.MetadataSubjects, "harvested dbt metadata: assets and harvests", c.MetadataMaxAge, c.PipelineDuplicates, c.MetadataMaxBytes),
+		stream(events.StreamOpenLineage, events.OpenLineageSubjects, "every harvest as OpenLineage run events", c.OpenLineageMaxAge, c.PipelineDuplicates, 0),
 	}
 }
 
 // Consumers are the durable consumer configurations, by stream.
 func (c Config) Consumers() map[string]jetstream.ConsumerConfig {
 	c.setDefaults()
-	return map[string]jetstream.ConsumerConfig{
+	out := map[string]jetstream.ConsumerConfig{
 		events.StreamRuns: {
 			Durable: DurableFetcher, Description: "fetches the artifacts of completed runs",
 			FilterSubject: events.RunCompletedSubjects, AckPolicy: jetstream.AckExplicitPolicy,
@@ -109,6 +120,15 @@ func (c Config) Consumers() map[string]jetstream.ConsumerConfig {
 			MaxDeliver: c.NormalizerMaxDeliver, MaxAckPending: 16, Replicas: c.Replicas,
 		},
 	}
+	if c.OpenLineageHTTP {
+		out[events.StreamOpenLineage] = jetstream.ConsumerConfig{
+			Durable: DurableOpenLineageHTTP, Description: "posts OpenLineage run events to the lineage backend, in order",
+			FilterSubject: events.OpenLineageSubjects, AckPolicy: jetstream.AckExplicitPolicy,
+			DeliverPolicy: jetstream.DeliverAllPolicy, AckWait: time.Minute,
+			MaxDeliver: -1, MaxAckPending: 1, Replicas: c.Replicas,
+		}
+	}
+	return out
 }
 
 // Ensure creates or updates the streams, the object store, the KV bucket and

@@ -18,7 +18,7 @@ func TestEnsureIsIdempotentAndUpdates(t *testing.T) {
 		t.Fatalf("Ensure: %v", err)
 	}
 	// A second start with new limits updates in place.
-	if err := Ensure(ctx, js, Config{MetadataMaxAge: 72 * time.Hour}); err != nil {
+	if err := Ensure(ctx, js, Config{MetadataMaxAge: 72 * time.Hour, OpenLineageMaxAge: 48 * time.Hour, OpenLineageHTTP: true}); err != nil {
 		t.Fatalf("Ensure again: %v", err)
 	}
 	tests := []struct {
@@ -30,6 +30,7 @@ func TestEnsureIsIdempotentAndUpdates(t *testing.T) {
 		{events.StreamRuns, events.RunSubjects, 0, 24 * time.Hour},
 		{events.StreamArtifacts, events.ArtifactsSubjects, 0, time.Hour},
 		{events.StreamMetadata, events.MetadataSubjects, 72 * time.Hour, time.Hour},
+		{events.StreamOpenLineage, events.OpenLineageSubjects, 48 * time.Hour, time.Hour},
 	}
 	for _, tt := range tests {
 		s, err := js.Stream(ctx, tt.stream)
@@ -42,7 +43,14 @@ func TestEnsureIsIdempotentAndUpdates(t *testing.T) {
 				tt.stream, cfg.Retention, cfg.Subjects, cfg.MaxAge, cfg.Duplicates, tt.subject, tt.maxAge, tt.dupes)
 		}
 	}
-	for stream, want := range (Config{}).Consumers() {
+	consumers := (Config{OpenLineageHTTP: true}).Consumers()
+	if ol := consumers[events.StreamOpenLineage]; ol.Durable != DurableOpenLineageHTTP || ol.MaxAckPending != 1 || ol.MaxDeliver != -1 {
+		t.Errorf("OpenLineage HTTP consumer = %+v, want %s with MaxAckPending 1 and unlimited deliveries", ol, DurableOpenLineageHTTP)
+	}
+	if _, ok := (Config{}).Consumers()[events.StreamOpenLineage]; ok {
+		t.Error("the OpenLineage HTTP consumer exists without the transport")
+	}
+	for stream, want := range consumers {
 		c, err := js.Consumer(ctx, stream, want.Durable)
 		if err != nil {
 			t.Fatalf("Consumer(%s, %s): %v", stream, want.Durable, err)
