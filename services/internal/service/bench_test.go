@@ -326,4 +326,3 @@ func loadWebhooks(b *testing.B, url string, clients, requests int, tag string) (
 	slices.Sort(lat)
 	return float64(requests) / elapsed.Seconds(), lat[requests*99/100]
 }
-

@@ -224,7 +224,7 @@ func newNormalizer(ctx context.Context, js jetstream.JetStream, cfg config.Confi
 		return nil, fmt.Errorf("service: %w", err)
 	}
 	return &normalizer.Normalizer{JS: js, Store: store, KV: kv, Ledger: l, IncludeCode: cfg.IncludeCode,
-		Log: log.With("component", "normalizer")}, nil
+		Atomic: !cfg.NATS.FastSync, Log: log.With("component", "normalizer")}, nil
 }
 
 func reveal(secrets []config.Secret) [][]byte {
