@@ -34,6 +34,7 @@ func BenchmarkBatch(b *testing.B) {
 		{"sliding-2048", batchOf(2048)},
 		{"atomic-1000x4", atomicOf(1000, 4)},
 		{"atomic-250x8", atomicOf(250, 8)},
+		{"atomic-1000x16", atomicOf(1000, 16)},
 	}
 	for _, fast := range []bool{false, true} {
 		name := "fsync=always"
