@@ -2,6 +2,7 @@ package publish
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -98,7 +99,7 @@ func rawAsync(_ context.Context, js jetstream.JetStream, msgs []*nats.Msg) error
 	case <-js.PublishAsyncComplete():
 		return nil
 	case <-time.After(time.Minute):
-		return fmt.Errorf("raw publishes not acknowledged in a minute")
+		return errors.New("raw publishes not acknowledged in a minute")
 	}
 }
 
