@@ -86,9 +86,11 @@ type Batch struct {
 	err     error
 	stored  int
 
-	group int         // messages per atomic batch; 0 for plain publishes
-	open  []*nats.Msg // the atomic batch being staged
-	id    string
+	group     int         // messages per atomic batch; 0 for plain publishes
+	open      []*nats.Msg // the atomic batch being staged
+	openBytes int
+	maxBytes  int // an atomic batch is committed once it holds this many bytes
+	id        string
 }
 
 // pendingAck is an unacknowledged publish: one message, or the commit of
@@ -105,6 +107,10 @@ const (
 	hdrBatchCommit = "Nats-Batch-Commit"
 	// MaxAtomicBatch is nats-server's default limit of messages per atomic batch.
 	MaxAtomicBatch = 1000
+	// maxAtomicBytes bounds the bytes of one atomic batch, so that the
+	// messages kept for publishing a refused batch again stay bounded
+	// (window+1 batches) however large the assets are.
+	maxAtomicBytes = 8 << 20
 )
 
 // NewBatch returns a batch that keeps at most window publishes unacknowledged.
@@ -113,10 +119,10 @@ func NewBatch(js jetstream.JetStream, window int) *Batch {
 }
 
 // NewAtomicBatch returns a batch that publishes in atomic batches of group
-// messages (at most MaxAtomicBatch), with at most window of them
-// uncommitted. The stream must allow atomic publishing (see the type's doc).
+// messages (at most MaxAtomicBatch, and at most 8 MiB), with at most window
+// of them uncommitted. The stream must allow atomic publishing (see the type's doc).
 func NewAtomicBatch(js jetstream.JetStream, group, window int) *Batch {
-	return &Batch{js: js, window: max(window, 1), group: min(max(group, 1), MaxAtomicBatch)}
+	return &Batch{js: js, window: max(window, 1), group: min(max(group, 1), MaxAtomicBatch), maxBytes: maxAtomicBytes}
 }
 
 // Add publishes m without waiting, unless the window is full.
@@ -154,7 +160,8 @@ func (b *Batch) AddMsg(ctx context.Context, msg *nats.Msg) error {
 		return b.err
 	}
 	b.open = append(b.open, msg)
-	if len(b.open) < b.group {
+	b.openBytes += len(msg.Data)
+	if len(b.open) < b.group && b.openBytes < b.maxBytes {
 		return nil
 	}
 	return b.commit(ctx)
@@ -164,7 +171,7 @@ func (b *Batch) AddMsg(ctx context.Context, msg *nats.Msg) error {
 // the server does not store) and waits for the ack like any publish.
 func (b *Batch) commit(ctx context.Context) error {
 	msgs := b.open
-	b.open = nil
+	b.open, b.openBytes = nil, 0
 	eob := nats.NewMsg(msgs[len(msgs)-1].Subject)
 	eob.Header.Set(hdrBatchID, b.id)
 	eob.Header.Set(hdrBatchSeq, strconv.Itoa(len(msgs)+1))

@@ -3,6 +3,7 @@ package publish
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -147,5 +148,36 @@ func TestAtomicBatchRefused(t *testing.T) {
 	}
 	if info.State.Msgs != 10 {
 		t.Errorf("stream messages = %d, want 10", info.State.Msgs)
+	}
+}
+
+// TestAtomicBatchBytes: a batch is committed once it holds maxBytes, before
+// it has group messages.
+func TestAtomicBatchBytes(t *testing.T) {
+	ctx := t.Context()
+	_, js := natstest.Run(t)
+	stream, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "M", Subjects: []string{"dbt.metadata.>"},
+		Duplicates: time.Minute, AllowAtomicPublish: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := NewAtomicBatch(js, 100, 2)
+	b.maxBytes = 3 * 400
+	for i := range 10 {
+		if err := b.Add(ctx, testEvent(t, fmt.Sprintf("model.p.c%d", i), strings.Repeat("x", 400))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Wait(ctx); err != nil || b.Stored() != 10 {
+		t.Fatalf("Wait = %v, Stored = %d; want nil, 10", err, b.Stored())
+	}
+	for seq := uint64(1); seq <= 10; seq++ {
+		msg, err := stream.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := strconv.Atoi(msg.Header.Get(hdrBatchSeq)); err != nil || n > 3 {
+			t.Errorf("message %d: %s %q, want a batch of at most 3", seq, hdrBatchSeq, msg.Header.Get(hdrBatchSeq))
+		}
 	}
 }
