@@ -27,14 +27,19 @@ test:
 
 ## bench: the normalizer against plain encoding/json decoding into a map, on generated projects of
 ## 1k and 10k models (and 50k, a 1 GB manifest, with HARVESTER_BENCH_LARGE=1 or make bench-large),
-## each generated once per run into a temp dir; prints a table with the ratio (figures, not pass/fail).
+## each generated once per run into a temp dir; then `harvester serve` end to end (one signed webhook
+## to harvest.completed, 1k models, and 20k with HARVESTER_BENCH_LARGE=1; fsync on and off; the publish
+## ratio against raw async publishing) and the receiver against a naive handler under a bounded load.
+## Prints the tables (figures, not pass/fail).
 BENCHTIME ?= 5x
+E2E_BENCHTIME ?= 3x
 bench:
-	@cd services && set -o pipefail && $(GO) test -run '^$$' -bench '^BenchmarkNormalize$$' -benchmem -benchtime $(BENCHTIME) \
-	  -timeout 60m ./internal/gen/ | $(GO) run ./internal/gen/benchtable
+	@cd services && set -o pipefail && { $(GO) test -run '^$$' -bench '^BenchmarkNormalize$$' -benchmem -benchtime $(BENCHTIME) \
+	  -timeout 60m ./internal/gen/ && $(GO) test -run '^$$' -bench '^Benchmark(Harvest|Receiver)$$' -benchtime $(E2E_BENCHTIME) \
+	  -timeout 60m ./internal/service/; } | $(GO) run ./internal/gen/benchtable
 
 bench-large:
-	HARVESTER_BENCH_LARGE=1 $(MAKE) bench BENCHTIME=3x
+	HARVESTER_BENCH_LARGE=1 $(MAKE) bench BENCHTIME=3x E2E_BENCHTIME=1x
 
 ## fuzz: each fuzz target for FUZZTIME.
 fuzz:

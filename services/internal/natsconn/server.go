@@ -65,10 +65,22 @@ func serverOptions(opts Options) (*server.Options, error) {
 	if sopts.MaxPayload == 0 {
 		sopts.MaxPayload = 1 << 20
 	}
+	if sopts.StreamMaxBufferedSize == 0 {
+		// A stream's ingest queue (default 128 MiB) must hold what one
+		// object store Put keeps in flight: nats.go sends up to 4000
+		// unacknowledged 128 KiB chunks (512 MiB). With fsync per write
+		// on a slow disk the queue otherwise fills while a large
+		// manifest is stored, and the Put fails with 429 too many
+		// requests, again on every redelivery.
+		sopts.StreamMaxBufferedSize = maxObjectInFlight
+	}
 	sopts.JetStream = true
 	sopts.NoSigs = true
 	return sopts, nil
 }
+
+// maxObjectInFlight is the embedded server's ingest queue per stream.
+const maxObjectInFlight = 640 << 20
 
 // configError is err without what follows "could not be parsed": nats-server
 // quotes there the part of an environment variable's value it could not read,

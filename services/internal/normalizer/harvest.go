@@ -75,6 +75,11 @@ type Normalizer struct {
 	OpenLineage openlineage.Options
 	// NoOpenLineage turns those events off (HARVESTER_OPENLINEAGE=off).
 	NoOpenLineage bool
+	// Atomic publishes asset events and DBT_ASSETS puts in JetStream atomic
+	// batches when their streams allow it (publish.NewAtomicBatch): on a
+	// server that fsyncs every write, one fsync per batch instead of one
+	// per message. Without fsync per write, plain publishes are faster.
+	Atomic bool
 }
 
 func (n *Normalizer) now() time.Time {
@@ -146,7 +151,8 @@ func (n *Normalizer) Harvest(ctx context.Context, fetched events.ArtifactsFetche
 		return events.HarvestCompleted{}, err
 	}
 	pub := &assetPublisher{n: n, ref: ref, gen: fetched.Generation, prev: prev, seen: map[string]bool{}, trace: trace,
-		batch: publish.NewBatch(n.JS, cmpOr(n.Window, 256)), changes: map[string]int{}, at: resultTime(fetched.Run, started)}
+		batch: n.batch(ctx, events.StreamMetadata), puts: n.batch(ctx, "KV_"+events.BucketAssets), changes: map[string]int{},
+		at: resultTime(fetched.Run, started)}
 	if !n.NoOpenLineage {
 		pub.lineage = &openlineage.Collector{}
 	}
@@ -157,6 +163,9 @@ func (n *Normalizer) Harvest(ctx context.Context, fetched events.ArtifactsFetche
 		return events.HarvestCompleted{}, fmt.Errorf("normalize run %d: %w", ref.RunID, err)
 	}
 	if err := pub.batch.Wait(ctx); err != nil {
+		return events.HarvestCompleted{}, err
+	}
+	if err := pub.puts.Wait(ctx); err != nil {
 		return events.HarvestCompleted{}, err
 	}
 	removed, err := pub.removeVanished(ctx)
@@ -205,6 +214,18 @@ func resultTime(run events.RunFacts, harvested time.Time) []byte {
 		b, _ = harvested.UTC().MarshalJSON()
 	}
 	return b
+}
+
+// batch is how the harvest publishes to stream: in atomic batches when
+// n.Atomic is set and the stream allows them, else one message at a time,
+// both with a sliding window.
+func (n *Normalizer) batch(ctx context.Context, stream string) *publish.Batch {
+	if n.Atomic {
+		if s, err := n.JS.Stream(ctx, stream); err == nil && s.CachedInfo().Config.AllowAtomicPublish {
+			return publish.NewAtomicBatch(n.JS, publish.MaxAtomicBatch, 4)
+		}
+	}
+	return publish.NewBatch(n.JS, cmpOr(n.Window, 256))
 }
 
 // open starts streaming each stored artifact out of the object store; the

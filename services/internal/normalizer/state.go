@@ -204,7 +204,8 @@ type assetPublisher struct {
 	// at is the quoted JSON time of this run's last_result (the run's
 	// finished_at, else the harvest's start).
 	at       []byte
-	batch    *publish.Batch
+	batch    *publish.Batch // asset events, on DBT_METADATA
+	puts     *publish.Batch // DBT_ASSETS puts
 	changes  map[string]int
 	warnings []string
 	trace    events.Trace           // of the normalization, on every asset event
@@ -263,7 +264,7 @@ func (p *assetPublisher) emit(a normalize.Encoded) error {
 	}
 	put := nats.NewMsg("$KV." + events.BucketAssets + "." + key)
 	put.Data = data
-	return p.batch.AddMsg(ctx, put)
+	return p.puts.AddMsg(ctx, put)
 }
 
 // lastResult is how an asset's last_result is written: from this run's

@@ -3,6 +3,7 @@ package publish
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -71,5 +72,112 @@ func TestEventAndBatch(t *testing.T) {
 func TestTooLarge(t *testing.T) {
 	if _, err := Msg(testEvent(t, "model.p.big", strings.Repeat("x", MaxPayload))); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("Msg(1 MiB event) error = %v, want ErrTooLarge", err)
+	}
+}
+
+// TestAtomicBatch publishes in atomic batches that do not divide the
+// number of events, then the same events again (a redelivered harvest): the
+// server refuses those batches as a whole for their stored Nats-Msg-Ids,
+// and the batch publishes them one by one, so each event is stored once,
+// in order, and no end-of-batch message is stored.
+func TestAtomicBatch(t *testing.T) {
+	ctx := t.Context()
+	_, js := natstest.Run(t)
+	stream, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "M", Subjects: []string{"dbt.metadata.>"},
+		Duplicates: time.Minute, AllowAtomicPublish: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 25
+	for round := range 2 {
+		b := NewAtomicBatch(js, 7, 2)
+		for i := range n {
+			if err := b.Add(ctx, testEvent(t, fmt.Sprintf("model.p.b%d", i), "")); err != nil {
+				t.Fatalf("round %d: Add %d: %v", round, i, err)
+			}
+		}
+		if err := b.Wait(ctx); err != nil {
+			t.Fatalf("round %d: Wait: %v", round, err)
+		}
+		if b.Stored() != n {
+			t.Errorf("round %d: Stored = %d, want %d", round, b.Stored(), n)
+		}
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != n {
+		t.Fatalf("stream messages = %d, want %d", info.State.Msgs, n)
+	}
+	for seq := uint64(1); seq <= n; seq++ {
+		msg, err := stream.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := msg.Header.Get(jetstream.MsgIDHeader), testEvent(t, fmt.Sprintf("model.p.b%d", seq-1), "").Event.ID(); got != want {
+			t.Errorf("message %d: Nats-Msg-Id %q, want %q", seq, got, want)
+		}
+		if len(msg.Data) == 0 {
+			t.Errorf("message %d is an empty end of batch: %v", seq, msg.Header)
+		}
+	}
+}
+
+// TestAtomicBatchRefused is an atomic batch on a stream that does not allow
+// atomic publishing: every batch is refused and published one by one.
+func TestAtomicBatchRefused(t *testing.T) {
+	ctx := t.Context()
+	_, js := natstest.Run(t)
+	stream, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "M", Subjects: []string{"dbt.metadata.>"}, Duplicates: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := NewAtomicBatch(js, 4, 3)
+	for i := range 10 {
+		if err := b.Add(ctx, testEvent(t, fmt.Sprintf("model.p.r%d", i), "")); err != nil {
+			t.Fatalf("Add %d: %v", i, err)
+		}
+	}
+	if err := b.Wait(ctx); err != nil || b.Stored() != 10 {
+		t.Fatalf("Wait = %v, Stored = %d; want nil, 10", err, b.Stored())
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 10 {
+		t.Errorf("stream messages = %d, want 10", info.State.Msgs)
+	}
+}
+
+// TestAtomicBatchBytes: a batch is committed once it holds maxBytes, before
+// it has group messages.
+func TestAtomicBatchBytes(t *testing.T) {
+	ctx := t.Context()
+	_, js := natstest.Run(t)
+	stream, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "M", Subjects: []string{"dbt.metadata.>"},
+		Duplicates: time.Minute, AllowAtomicPublish: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := NewAtomicBatch(js, 100, 2)
+	b.maxBytes = 3 * 400
+	for i := range 10 {
+		if err := b.Add(ctx, testEvent(t, fmt.Sprintf("model.p.c%d", i), strings.Repeat("x", 400))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Wait(ctx); err != nil || b.Stored() != 10 {
+		t.Fatalf("Wait = %v, Stored = %d; want nil, 10", err, b.Stored())
+	}
+	for seq := uint64(1); seq <= 10; seq++ {
+		msg, err := stream.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := strconv.Atoi(msg.Header.Get(hdrBatchSeq)); err != nil || n > 3 {
+			t.Errorf("message %d: %s %q, want a batch of at most 3", seq, hdrBatchSeq, msg.Header.Get(hdrBatchSeq))
+		}
 	}
 }

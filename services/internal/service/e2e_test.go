@@ -255,6 +255,23 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("DBT_HARVESTS record = %+v, want completed with %d assets, generation 1", rec, want)
 		}
 	})
+	t.Run("asset events and puts in atomic batches", func(t *testing.T) {
+		// fsync per write (the default): the normalizer commits in atomic batches.
+		for _, name := range []string{events.StreamMetadata, "KV_" + events.BucketAssets} {
+			s, err := p.js.Stream(ctx, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg, err := s.GetMsg(ctx, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !s.CachedInfo().Config.AllowAtomicPublish || msg.Header.Get("Nats-Batch-Id") == "" {
+				t.Errorf("%s: allow_atomic %v, first message's headers %v; want an atomic batch",
+					name, s.CachedInfo().Config.AllowAtomicPublish, msg.Header)
+			}
+		}
+	})
 	t.Run("events match their schemas", func(t *testing.T) {
 		v := schematest.New(t)
 		for _, b := range raw {

@@ -273,7 +273,7 @@ func newNormalizer(ctx context.Context, js jetstream.JetStream, cfg config.Confi
 	l.Metrics = m
 	return &normalizer.Normalizer{JS: js, Store: store, KV: kv, Ledger: l, IncludeCode: cfg.IncludeCode,
 		OpenLineage: openLineageOptions(cfg.OpenLineage), NoOpenLineage: cfg.OpenLineage.Off,
-		Log: log.With("component", "normalizer"), Metrics: m}, nil
+		Atomic: !cfg.NATS.FastSync, Log: log.With("component", "normalizer"), Metrics: m}, nil
 }
 
 func reveal(secrets []config.Secret) [][]byte {

@@ -95,10 +95,12 @@ func (c Config) Streams() []jetstream.StreamConfig {
 			Discard: jetstream.DiscardOld, MaxMsgSize: 1 << 20,
 		}
 	}
+	metadata := stream(events.StreamMetadata, events.MetadataSubjects, "harvested dbt metadata: assets and harvests", c.MetadataMaxAge, c.PipelineDuplicates, c.MetadataMaxBytes)
+	metadata.AllowAtomicPublish = true // the normalizer's atomic batches: one fsync per batch, not per event
 	return []jetstream.StreamConfig{
 		stream(events.StreamRuns, events.RunSubjects, "dbt Cloud job run webhooks, as received", c.RunsMaxAge, c.RunsDuplicates, 0),
 		stream(events.StreamArtifacts, events.ArtifactsSubjects, "artifacts fetched for a run", c.ArtifactsMaxAge, c.PipelineDuplicates, 0),
-		stream(events.StreamMetadata, events.MetadataSubjects, "harvested dbt metadata: assets and harvests", c.MetadataMaxAge, c.PipelineDuplicates, c.MetadataMaxBytes),
+		metadata,
 		stream(events.StreamOpenLineage, events.OpenLineageSubjects, "every harvest as OpenLineage run events", c.OpenLineageMaxAge, c.PipelineDuplicates, 0),
 	}
 }
@@ -152,6 +154,9 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c Config) error {
 	}); err != nil {
 		return fmt.Errorf("topology: ensure kv %s: %w", events.BucketAssets, err)
 	}
+	if err := allowAtomic(ctx, js, "KV_"+events.BucketAssets); err != nil {
+		return err
+	}
 	if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket: ledger.Bucket, Description: "how each run's latest harvest ended: <account>.<run>",
 		Storage: jetstream.FileStorage, Replicas: c.Replicas, History: 5,
@@ -162,6 +167,27 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c Config) error {
 		if _, err := js.CreateOrUpdateConsumer(ctx, stream, cc); err != nil {
 			return fmt.Errorf("topology: ensure consumer %s on %s: %w", cc.Durable, stream, err)
 		}
+	}
+	return nil
+}
+
+// allowAtomic turns on atomic batch publishing on a stream that a KV
+// bucket's configuration made (KeyValueConfig has no such field), for the
+// normalizer's atomic batches of DBT_ASSETS puts. A server before 2.12 does
+// not know the field and leaves it off; the normalizer then publishes one
+// put at a time.
+func allowAtomic(ctx context.Context, js jetstream.JetStream, name string) error {
+	s, err := js.Stream(ctx, name)
+	if err != nil {
+		return fmt.Errorf("topology: stream %s: %w", name, err)
+	}
+	sc := s.CachedInfo().Config
+	if sc.AllowAtomicPublish {
+		return nil
+	}
+	sc.AllowAtomicPublish = true
+	if _, err := js.UpdateStream(ctx, sc); err != nil {
+		return fmt.Errorf("topology: allow atomic publish on %s: %w", name, err)
 	}
 	return nil
 }

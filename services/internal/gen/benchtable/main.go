@@ -1,12 +1,15 @@
 // Command benchtable turns the output of BenchmarkNormalize (package gen)
 // into a table: per project size, the encoding/json baseline and the
 // normalizer side by side, with the throughput ratio and the peak heap
-// against the manifest's size. It reads `go test -bench` output on stdin,
-// copies it to stderr, and prints the table on stdout.
+// against the manifest's size; and that of BenchmarkHarvest and
+// BenchmarkReceiver (package service) into the end-to-end tables. It reads
+// `go test -bench` output on stdin, copies it to stderr, and prints the
+// tables on stdout.
 package main
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -22,16 +25,29 @@ type row map[string]float64
 var line = regexp.MustCompile(`^BenchmarkNormalize/models=(\d+)/(decode-map|normalize|paired)(?:-\d+)?\s+\d+\s+(.*)$`)
 
 func main() {
-	rows, err := parse(io.TeeReader(os.Stdin, os.Stderr))
+	in, err := io.ReadAll(io.TeeReader(os.Stdin, os.Stderr))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchtable:", err)
 		os.Exit(1)
 	}
-	if len(rows) == 0 {
-		fmt.Fprintln(os.Stderr, "benchtable: no BenchmarkNormalize results")
+	rows, err := parse(bytes.NewReader(in))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "benchtable:", err)
 		os.Exit(1)
 	}
-	print(os.Stdout, rows)
+	e2e, err := parseE2E(bytes.NewReader(in))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "benchtable:", err)
+		os.Exit(1)
+	}
+	if len(rows) == 0 && len(e2e) == 0 {
+		fmt.Fprintln(os.Stderr, "benchtable: no BenchmarkNormalize, BenchmarkHarvest or BenchmarkReceiver results")
+		os.Exit(1)
+	}
+	if len(rows) > 0 {
+		print(os.Stdout, rows)
+	}
+	printE2E(os.Stdout, e2e)
 }
 
 func parse(r io.Reader) (map[int]map[string]row, error) {
