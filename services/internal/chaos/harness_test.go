@@ -116,6 +116,7 @@ func newHarness(t *testing.T, nodes int, cloud devcloud.Config) *harness {
 	t.Cleanup(h.stopAll)
 	t.Cleanup(func() {
 		if t.Failed() {
+			h.quitServices()
 			h.dumpLogs()
 		}
 	})
@@ -390,8 +391,38 @@ func (h *harness) logFiles() []string {
 	return files
 }
 
+// quitServices sends SIGQUIT to the services still running, so that each
+// writes its goroutines' stacks to its log, and waits for them to exit.
+func (h *harness) quitServices() {
+	h.mu.Lock()
+	procs := h.procs
+	h.procs = map[string]*proc{}
+	h.mu.Unlock()
+	for _, p := range procs {
+		_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+	}
+	for _, p := range procs {
+		select {
+		case <-p.done:
+		case <-time.After(5 * time.Second):
+			h.kill(p)
+		}
+	}
+}
+
 // dumpLogs prints the last lines of every log when a test failed.
 func (h *harness) dumpLogs() {
+	if keep := os.Getenv("HARVESTER_CHAOS_LOGS"); keep != "" {
+		dst := filepath.Join(keep, strings.ReplaceAll(h.t.Name(), "/", "_"))
+		if err := os.MkdirAll(dst, 0o755); err == nil {
+			for _, f := range h.logFiles() {
+				if b, err := os.ReadFile(f); err == nil {
+					_ = os.WriteFile(filepath.Join(dst, filepath.Base(f)), b, 0o644)
+				}
+			}
+			h.t.Logf("logs kept in %s", dst)
+		}
+	}
 	for _, f := range h.logFiles() {
 		b, err := os.ReadFile(f)
 		if err != nil {

@@ -117,8 +117,17 @@ func settle(ctx context.Context, msg jetstream.Msg, h Handler, opts Options) {
 		return
 	}
 	log := opts.Logger.With("subject", msg.Subject(), "stream_seq", meta.Sequence.Stream, "delivery", meta.NumDelivered)
-	workCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.WorkTimeout)
-	defer cancel()
+	// WorkTimeout cancels the work; it is not a deadline on workCtx. nats.go
+	// gives a JetStream request its own 5 s timeout only when the context
+	// has no deadline: a deadline here became the deadline of every request
+	// and ack wait in the handler, so one lost with a NATS node hung the
+	// handler (and, through InProgress, the message) for WorkTimeout.
+	workCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancel(nil)
+	timer := time.AfterFunc(opts.WorkTimeout, func() {
+		cancel(fmt.Errorf("consume: work on the message exceeded %s", opts.WorkTimeout))
+	})
+	defer timer.Stop()
 	herr := callWithProgress(workCtx, msg, h, opts.AckWait)
 
 	var ackErr error

@@ -180,21 +180,50 @@ const stallLimit = 30 * time.Second
 // stallLimit.
 var errStalled = errors.New("no data from the object store: the object was replaced or removed while it was read")
 
-// get opens a stored artifact, its reads guarded against stalling.
+// openTimeout bounds opening a stored artifact: the object store reads
+// its info and creates a consumer, requests that die with a NATS node.
+const openTimeout = 15 * time.Second
+
+// readDeadline is the deadline of an artifact's whole read. nats.go's
+// object store ends a read whose context has no deadline after its 5 s
+// request timeout, so the read gets one far enough for any manifest; the
+// handler's cancellation and stallLimit bound it in fact.
+const readDeadline = 24 * time.Hour
+
+// get opens a stored artifact, its reads guarded against stalling. An open
+// that gets no answer within openTimeout fails (transiently).
 func (n *Normalizer) get(ctx context.Context, key string) (io.ReadCloser, error) {
-	obj, err := n.Store.Get(ctx, key)
+	rctx, cancel := context.WithTimeout(ctx, readDeadline)
+	guard := time.AfterFunc(openTimeout, cancel)
+	obj, err := n.Store.Get(rctx, key)
+	if !guard.Stop() {
+		if err == nil {
+			_ = obj.Close()
+		}
+		cancel()
+		return nil, fmt.Errorf("open %s: no answer from the object store within %s", key, openTimeout)
+	}
 	if err != nil {
+		cancel()
 		return nil, err
 	}
-	return &stallGuard{ReadCloser: obj, key: key, limit: stallLimit}, nil
+	return &stallGuard{ReadCloser: obj, key: key, limit: stallLimit, cancel: cancel}, nil
 }
 
 // stallGuard fails a read that returns no data and no error for limit,
 // instead of letting the caller ask again forever.
 type stallGuard struct {
 	io.ReadCloser
-	key   string
-	limit time.Duration
+	key    string
+	limit  time.Duration
+	cancel context.CancelFunc
+}
+
+// Close closes the object and ends its read's context.
+func (g *stallGuard) Close() error {
+	err := g.ReadCloser.Close()
+	g.cancel()
+	return err
 }
 
 func (g *stallGuard) Read(p []byte) (int, error) {
