@@ -18,8 +18,7 @@ func issue14Hooks(first int64) []*webhook {
 		w := completedWebhook(first + int64(i))
 		hooks, originals = append(hooks, w), append(originals, w)
 		if i%5 == 4 { // a redelivery of a webhook of this group of five
-			d := originals[i-2]
-			hooks = append(hooks, &webhook{run: d.run, eventID: d.eventID, body: d.body})
+			hooks = append(hooks, originals[i-2].redelivery())
 		}
 	}
 	return hooks
@@ -41,7 +40,7 @@ func TestNodeAndServicesKilledNodeStaysDown(t *testing.T) {
 }
 
 func runIssue14(t *testing.T, restart bool) {
-	h := newHarness(t, 3, world(t, runSpecs(1001, 100)))
+	h := newHarness(t, 3, world(t, runSpecs(1001, 120)))
 	h.startServices(2)
 	hooks := issue14Hooks(1001)
 	ctx := t.Context()
@@ -67,5 +66,50 @@ func runIssue14(t *testing.T, restart bool) {
 		t.Errorf("harvests took %s after the node returned, want within 60s", took)
 	}
 	h.alive()
+	if !restart {
+		h.quorumLoss(1101, 20)
+	}
 	h.scanSecrets()
+}
+
+// quorumLoss is issue 10's scenario 2 after issue 14's: with node 1 still
+// down, node 2 is SIGKILLed too, so no write can reach a quorum; n
+// webhooks (runs first, first+1, ...) come meanwhile. Every answer given
+// while the quorum is lost is a 503 (never a 2xx: nothing is stored), and
+// dbt Cloud's retries land once node 2 is back: every run harvested once.
+func (h *harness) quorumLoss(first int64, n int) {
+	t := h.t
+	h.killNode(1)
+	var hooks []*webhook
+	for i := range n {
+		hooks = append(hooks, completedWebhook(first+int64(i)))
+	}
+	start := time.Now()
+	l := h.sendAll(t.Context(), hooks, 2*time.Second)
+	untilSince(start, 8*time.Second)
+	back := time.Now()
+	h.restartNode(1)
+	l.wait()
+	answered := 0
+	for _, w := range hooks {
+		for i, code := range w.codes {
+			if w.ended[i].After(back) {
+				continue
+			}
+			answered++
+			if code != 503 {
+				t.Errorf("webhook %s (run %d) answered %d while no quorum, want 503", w.eventID, w.run, code)
+			}
+		}
+	}
+	if answered < n {
+		t.Errorf("only %d answers came while the quorum was lost, want at least one per webhook (%d)", answered, n)
+	}
+	o, took := h.waitOutcome(l.accepted(), back, back.Add(60*time.Second), false)
+	r := h.check("node 2 of 3 down too: no quorum, then back", l, o, took, false)
+	if r.ok2xx != n {
+		t.Errorf("%d of %d webhooks got a 2xx after the quorum came back, want all (dbt's retries)", r.ok2xx, n)
+	}
+	t.Logf("no quorum: %d answers, all 503", answered)
+	h.alive()
 }

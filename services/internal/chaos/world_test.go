@@ -71,24 +71,38 @@ func runSpecs(first int64, n int) []devcloud.RunSpec {
 // webhook is one event dbt Cloud sends, and what became of it.
 type webhook struct {
 	run     int64
+	started bool // job.run.started: stored, never harvested
 	eventID string
 	body    []byte
-	codes   []int // every attempt's answer; 0 for none
-	ok      bool  // some attempt got a 2xx
+	codes   []int       // every attempt's answer; 0 for none
+	ended   []time.Time // when each attempt's answer (or failure) came
+	ok      bool        // some attempt got a 2xx
 }
 
 // completedWebhook renders dbt Cloud's job.run.completed payload for run
 // under a new eventId (a retry of it reuses body and eventId).
-func completedWebhook(run int64) *webhook {
+func completedWebhook(run int64) *webhook { return runWebhook(run, "job.run.completed", "wsu_chaos") }
+
+// redelivery is dbt Cloud sending w again: same eventId, same bytes.
+func (w *webhook) redelivery() *webhook {
+	return &webhook{run: w.run, eventID: w.eventID, body: w.body, started: w.started}
+}
+
+// runWebhook renders a run webhook of eventType from subscription sub.
+func runWebhook(run int64, eventType, sub string) *webhook {
 	id := "wev_" + randHex(13)
+	status, code := "Success", 10
+	if eventType == "job.run.started" {
+		status, code = "Running", 3
+	}
 	body, err := json.Marshal(map[string]any{
-		"accountId": accountID, "webhookId": "wsu_chaos", "eventId": id,
-		"timestamp": time.Now().UTC().Format(time.RFC3339Nano), "eventType": "job.run.completed",
+		"accountId": accountID, "webhookId": sub, "eventId": id,
+		"timestamp": time.Now().UTC().Format(time.RFC3339Nano), "eventType": eventType,
 		"webhookName": "harvester", "data": map[string]any{
 			"jobId": strconv.Itoa(jobID), "jobName": "Nightly production build", "runId": strconv.FormatInt(run, 10),
 			"environmentId": strconv.Itoa(envID), "environmentName": "Production", "dbtVersion": "1.10.6",
-			"projectName": "analytics", "projectId": strconv.Itoa(projectID), "runStatus": "Success",
-			"runStatusCode": 10, "runStatusMessage": "None", "runReason": "Kicked off by the scheduler",
+			"projectName": "analytics", "projectId": strconv.Itoa(projectID), "runStatus": status,
+			"runStatusCode": code, "runStatusMessage": "None", "runReason": "Kicked off by the scheduler",
 			"runStartedAt":  time.Now().UTC().Add(-time.Minute).Format(time.RFC3339),
 			"runFinishedAt": time.Now().UTC().Format(time.RFC3339),
 		},
@@ -96,7 +110,7 @@ func completedWebhook(run int64) *webhook {
 	if err != nil {
 		panic(err)
 	}
-	return &webhook{run: run, eventID: id, body: body}
+	return &webhook{run: run, eventID: id, body: body, started: eventType == "job.run.started"}
 }
 
 // dbtBackoff is the pause before dbt Cloud's first retry, doubling after
@@ -111,7 +125,7 @@ func (h *harness) send(ctx context.Context, w *webhook, first int) {
 	for attempt := 0; attempt <= 5; attempt++ {
 		target := h.hooks[(first+attempt)%len(h.hooks)]
 		code := h.post(ctx, target, w.body)
-		w.codes = append(w.codes, code)
+		w.codes, w.ended = append(w.codes, code), append(w.ended, time.Now())
 		if code >= 200 && code <= 299 {
 			w.ok = true
 			return
@@ -172,7 +186,7 @@ func (l *load) wait() { l.wg.Wait() }
 func (l *load) accepted() map[int64]bool {
 	runs := map[int64]bool{}
 	for _, w := range l.hooks {
-		if w.ok {
+		if w.ok && !w.started {
 			runs[w.run] = true
 		}
 	}

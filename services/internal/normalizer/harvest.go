@@ -25,6 +25,8 @@ package normalizer
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -158,14 +160,49 @@ func (n *Normalizer) Harvest(ctx context.Context, fetched events.ArtifactsFetche
 // open starts streaming each stored artifact out of the object store; the
 // manifest can be opened again for the normalizer's second pass. An object
 // that is not there is permanent: the fetcher stored it before it published.
+//
+// The object read must be the one the fetcher stored (its size and SHA-256
+// are in the event): the object store reads an object's info from any
+// replica, and one that is still catching up after a restart can name an
+// older version whose chunks were purged, which would read as garbage and
+// fail the harvest for good. Another version is a transient error instead.
 func (n *Normalizer) open(ctx context.Context, fetched events.ArtifactsFetched) (normalize.Input, func(), error) {
+	stored := map[string]events.StoredArtifact{}
+	for _, a := range fetched.Artifacts {
+		stored[a.Key] = a
+	}
 	return normalize.Open(fetched.Artifacts, func(key string) (io.ReadCloser, error) {
 		r, err := n.get(ctx, key)
 		if errors.Is(err, jetstream.ErrObjectNotFound) {
 			err = retry.Permanent(err)
 		}
-		return r, err
+		if err != nil {
+			return nil, err
+		}
+		if want, ok := stored[key]; ok {
+			if err := sameObject(r.info, want); err != nil {
+				_ = r.Close()
+				return nil, err
+			}
+		}
+		return r, nil
 	})
+}
+
+// sameObject checks that info is the object the fetcher stored as want.
+func sameObject(info *jetstream.ObjectInfo, want events.StoredArtifact) error {
+	if info == nil {
+		return nil
+	}
+	digest := ""
+	if sum, err := hex.DecodeString(want.SHA256); err == nil && len(sum) > 0 {
+		digest = "SHA-256=" + base64.URLEncoding.EncodeToString(sum) // the object store's form
+	}
+	if (want.Size > 0 && int64(info.Size) != want.Size) || (digest != "" && info.Digest != "" && info.Digest != digest) {
+		return fmt.Errorf("object %s read as %d bytes (%s), want the %d bytes (sha256 %s) the fetcher stored: the object store answered from a replica not caught up; retried",
+			want.Key, info.Size, info.Digest, want.Size, want.SHA256)
+	}
+	return nil
 }
 
 // stallLimit is how long a read of a stored artifact may go without data.
@@ -192,7 +229,7 @@ const readDeadline = 24 * time.Hour
 
 // get opens a stored artifact, its reads guarded against stalling. An open
 // that gets no answer within openTimeout fails (transiently).
-func (n *Normalizer) get(ctx context.Context, key string) (io.ReadCloser, error) {
+func (n *Normalizer) get(ctx context.Context, key string) (*stallGuard, error) {
 	rctx, cancel := context.WithTimeout(ctx, readDeadline)
 	guard := time.AfterFunc(openTimeout, cancel)
 	obj, err := n.Store.Get(rctx, key)
@@ -207,7 +244,15 @@ func (n *Normalizer) get(ctx context.Context, key string) (io.ReadCloser, error)
 		cancel()
 		return nil, err
 	}
-	return &stallGuard{ReadCloser: obj, key: key, limit: stallLimit, cancel: cancel}, nil
+	return &stallGuard{ReadCloser: obj, key: key, limit: stallLimit, cancel: cancel, info: info(obj)}, nil
+}
+
+func info(obj jetstream.ObjectResult) *jetstream.ObjectInfo {
+	i, err := obj.Info()
+	if err != nil {
+		return nil
+	}
+	return i
 }
 
 // stallGuard fails a read that returns no data and no error for limit,
@@ -217,6 +262,7 @@ type stallGuard struct {
 	key    string
 	limit  time.Duration
 	cancel context.CancelFunc
+	info   *jetstream.ObjectInfo // what the object store says it is
 }
 
 // Close closes the object and ends its read's context.
