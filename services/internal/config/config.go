@@ -110,6 +110,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.Topology.MetadataMaxBytes = int64(intVar(getenv, "HARVESTER_METADATA_MAX_BYTES", &errs))
 	c.Topology.FetcherAckWait = durVar(getenv, "HARVESTER_FETCHER_ACK_WAIT", &errs)
 	c.Topology.FetcherMaxDeliver = intVar(getenv, "HARVESTER_FETCHER_MAX_DELIVER", &errs)
+	c.Topology.NormalizerAckWait = durVar(getenv, "HARVESTER_NORMALIZER_ACK_WAIT", &errs)
 
 	secrets, err := secretVar(getenv, "DBT_CLOUD_WEBHOOK_SECRET")
 	errs = append(errs, err)
