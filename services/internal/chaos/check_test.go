@@ -125,6 +125,7 @@ func (h *harness) check(name string, l *load, o outcome, took time.Duration, fai
 	r.lost = len(lost)
 	if len(lost) > 0 {
 		t.Errorf("%d of %d runs with a 2xx webhook have no harvest event: %v", len(lost), len(want), head(lost))
+		h.diagnose(lost)
 	}
 	runs := map[int64]bool{}
 	for run := range o.completed {
@@ -222,4 +223,39 @@ func (h *harness) scanSecrets() {
 		t.Error("secret scan read no events")
 	}
 	t.Logf("secret scan: %d log lines, %d events, no token or webhook secret", lines, n)
+}
+
+// diagnose logs, for runs without a harvest event, whether their artifacts
+// event is on DBT_ARTIFACTS, and the durable consumers' state.
+func (h *harness) diagnose(lost []int64) {
+	ctx, cancel := context.WithTimeout(h.t.Context(), 30*time.Second)
+	defer cancel()
+	msgs, err := h.collect(ctx, events.StreamArtifacts, "")
+	if err != nil {
+		h.t.Logf("diagnose: %v", err)
+		return
+	}
+	for _, run := range head(lost) {
+		n := 0
+		for _, data := range msgs {
+			if bytes.Contains(data, []byte(fmt.Sprintf(`"dbtrun":"%d"`, run))) {
+				n++
+			}
+		}
+		h.t.Logf("diagnose: run %d has %d artifacts events on %s", run, n, events.StreamArtifacts)
+	}
+	for _, c := range []struct{ stream, name string }{{events.StreamRuns, "fetcher"}, {events.StreamArtifacts, "normalizer"}} {
+		cons, err := h.js.Consumer(ctx, c.stream, c.name)
+		if err != nil {
+			h.t.Logf("diagnose: consumer %s: %v", c.name, err)
+			continue
+		}
+		info, err := cons.Info(ctx)
+		if err != nil {
+			h.t.Logf("diagnose: consumer %s: %v", c.name, err)
+			continue
+		}
+		h.t.Logf("diagnose: consumer %s: pending %d, ack pending %d, redelivered %d, waiting pulls %d, delivered %d, acked floor %d",
+			c.name, info.NumPending, info.NumAckPending, info.NumRedelivered, info.NumWaiting, info.Delivered.Stream, info.AckFloor.Stream)
+	}
 }

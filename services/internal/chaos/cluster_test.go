@@ -30,12 +30,14 @@ func issue14Hooks(first int64) []*webhook {
 // normalizer 1; 8 s later node 1 restarted. Every run whose webhook got a
 // 2xx is harvested exactly once within 60 s after the node returns.
 func TestNodeAndServicesKilledNodeReturns(t *testing.T) {
+	t.Parallel()
 	runIssue14(t, true)
 }
 
 // The same with node 1 left down: quorum is two of three, so the pipeline
 // goes on; every 2xx'd run harvested once within 60 s of the last kill.
 func TestNodeAndServicesKilledNodeStaysDown(t *testing.T) {
+	t.Parallel()
 	runIssue14(t, false)
 }
 

@@ -32,6 +32,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -274,8 +275,19 @@ func (g *stallGuard) Close() error {
 
 func (g *stallGuard) Read(p []byte) (int, error) {
 	start := time.Now()
+	// A read that blocks (its chunks were purged under it) is ended by
+	// closing the object after limit.
+	var stalled atomic.Bool
+	t := time.AfterFunc(g.limit, func() {
+		stalled.Store(true)
+		_ = g.ReadCloser.Close()
+	})
+	defer t.Stop()
 	for {
 		n, err := g.ReadCloser.Read(p)
+		if stalled.Load() && n == 0 {
+			return 0, fmt.Errorf("read %s: %w", g.key, errStalled)
+		}
 		if n > 0 || err != nil || len(p) == 0 {
 			return n, err
 		}
