@@ -44,7 +44,10 @@ func TestNodeAndServicesKilledNodeStaysDown(t *testing.T) {
 
 func runIssue14(t *testing.T, restart bool) {
 	h := newHarness(t, 3, world(t, runSpecs(1001, 120)))
-	h.startServices(2)
+	// A killed service's message comes back only after its ack wait: the
+	// default 1 m, counted from the kill 8 s before the node returns, leaves
+	// too little of the 60 s on a loaded machine.
+	h.startServices(2, "HARVESTER_FETCHER_ACK_WAIT=30s", "HARVESTER_NORMALIZER_ACK_WAIT=30s")
 	hooks := issue14Hooks(1001)
 	ctx := t.Context()
 	start := time.Now()

@@ -160,7 +160,8 @@ func (n *Normalizer) Harvest(ctx context.Context, fetched events.ArtifactsFetche
 
 // open starts streaming each stored artifact out of the object store; the
 // manifest can be opened again for the normalizer's second pass. An object
-// that is not there is permanent: the fetcher stored it before it published.
+// that is not there is a transient error: the fetcher stored it before it
+// published, and the object store may have answered from a lagging replica.
 //
 // The object read must be the one the fetcher stored (its size and SHA-256
 // are in the event): the object store reads an object's info from any
@@ -175,7 +176,9 @@ func (n *Normalizer) open(ctx context.Context, fetched events.ArtifactsFetched) 
 	return normalize.Open(fetched.Artifacts, func(key string) (io.ReadCloser, error) {
 		r, err := n.get(ctx, key)
 		if errors.Is(err, jetstream.ErrObjectNotFound) {
-			err = retry.Permanent(err)
+			// The fetcher stored it before it published, but the info may come
+			// from a replica not caught up: transient, until MaxDeliver.
+			err = fmt.Errorf("%w (stored by the fetcher; a replica may lag)", err)
 		}
 		if err != nil {
 			return nil, err
