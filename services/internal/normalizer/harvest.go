@@ -32,7 +32,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -267,38 +266,71 @@ type stallGuard struct {
 	limit  time.Duration
 	cancel context.CancelFunc
 	info   *jetstream.ObjectInfo // what the object store says it is
+	buf    []byte                // the reads' buffer (a stuck read keeps it)
+	stuck  bool                  // a read blocked past limit
 }
 
-// Close closes the object and ends its read's context.
+// Close closes the object and ends its read's context; an object whose
+// read is stuck is only abandoned (closing it would wait for that read).
 func (g *stallGuard) Close() error {
+	if g.stuck {
+		g.end()
+		return nil
+	}
 	err := g.ReadCloser.Close()
-	g.cancel()
+	g.end()
 	return err
 }
 
+func (g *stallGuard) end() {
+	if g.cancel != nil {
+		g.cancel()
+	}
+}
+
+// Read reads through the object, in a goroutine so that a read that
+// blocks (its chunks were purged under it) can be given up after limit:
+// the object store's reader holds its lock while it waits, so it cannot be
+// closed then; that goroutine and the object are abandoned, and every later
+// Read fails.
 func (g *stallGuard) Read(p []byte) (int, error) {
+	if g.stuck {
+		return 0, fmt.Errorf("read %s: %w", g.key, errStalled)
+	}
+	if len(g.buf) < len(p) {
+		g.buf = make([]byte, len(p))
+	}
 	start := time.Now()
-	// A read that blocks (its chunks were purged under it) is ended by
-	// closing the object after limit.
-	var stalled atomic.Bool
-	t := time.AfterFunc(g.limit, func() {
-		stalled.Store(true)
-		_ = g.ReadCloser.Close()
-	})
-	defer t.Stop()
 	for {
-		n, err := g.ReadCloser.Read(p)
-		if stalled.Load() && n == 0 {
+		buf := g.buf[:len(p)]
+		done := make(chan readResult, 1)
+		go func() {
+			n, err := g.ReadCloser.Read(buf)
+			done <- readResult{n, err}
+		}()
+		timer := time.NewTimer(g.limit)
+		select {
+		case r := <-done:
+			timer.Stop()
+			copy(p, buf[:r.n])
+			if r.n > 0 || r.err != nil || len(p) == 0 {
+				return r.n, r.err
+			}
+		case <-timer.C:
+			g.stuck = true
+			g.end()
 			return 0, fmt.Errorf("read %s: %w", g.key, errStalled)
-		}
-		if n > 0 || err != nil || len(p) == 0 {
-			return n, err
 		}
 		if time.Since(start) >= g.limit {
 			return 0, fmt.Errorf("read %s: %w", g.key, errStalled)
 		}
 		time.Sleep(10 * time.Millisecond) // a reader that does not wait itself is not spun on
 	}
+}
+
+type readResult struct {
+	n   int
+	err error
 }
 
 func versions(fetched events.ArtifactsFetched, sum normalize.Summary) map[string]string {
