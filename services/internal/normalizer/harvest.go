@@ -25,6 +25,7 @@ package normalizer
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -124,7 +125,15 @@ func (n *Normalizer) Harvest(ctx context.Context, fetched events.ArtifactsFetche
 		batch: publish.NewBatch(n.JS, cmpOr(n.Window, 256)), changes: map[string]int{}}
 	sum, err := normalize.JSON(ctx, in, normalize.Options{Ref: ref, IncludeCode: n.IncludeCode}, pub.emit)
 	if err != nil {
-		return events.HarvestCompleted{}, fmt.Errorf("normalize run %d: %w", ref.RunID, err)
+		err = fmt.Errorf("normalize run %d: %w", ref.RunID, err)
+		if retry.IsPermanent(err) {
+			// Fail for good only on the bytes the fetcher stored: a read
+			// from a lagging replica can deliver other bytes.
+			if verr := n.verify(ctx, fetched); verr != nil {
+				return events.HarvestCompleted{}, fmt.Errorf("%s; not final, since %w", err.Error(), verr)
+			}
+		}
+		return events.HarvestCompleted{}, err
 	}
 	if err := pub.batch.Wait(ctx); err != nil {
 		return events.HarvestCompleted{}, err
@@ -190,6 +199,30 @@ func (n *Normalizer) open(ctx context.Context, fetched events.ArtifactsFetched) 
 		}
 		return r, nil
 	})
+}
+
+// verify reads every stored artifact whole and compares its SHA-256 with
+// the one the fetcher recorded.
+func (n *Normalizer) verify(ctx context.Context, fetched events.ArtifactsFetched) error {
+	for _, a := range fetched.Artifacts {
+		if a.SHA256 == "" {
+			continue
+		}
+		r, err := n.get(ctx, a.Key)
+		if err != nil {
+			return fmt.Errorf("re-read %s: %w", a.Key, err)
+		}
+		h := sha256.New()
+		_, err = io.Copy(h, r)
+		_ = r.Close()
+		if err != nil {
+			return fmt.Errorf("re-read %s: %w", a.Key, err)
+		}
+		if got := hex.EncodeToString(h.Sum(nil)); got != a.SHA256 {
+			return fmt.Errorf("re-read %s: sha256 %s, the fetcher stored %s", a.Key, got, a.SHA256)
+		}
+	}
+	return nil
 }
 
 // sameObject checks that info is the object the fetcher stored as want.
