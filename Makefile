@@ -5,7 +5,7 @@ MODULES = $(shell $(GO) list -m -f '{{.Dir}}')
 BIN := bin
 FUZZTIME ?= 10s
 
-.PHONY: all build demo run test bench bench-large fuzz lint lint-k8s vet fmt clean
+.PHONY: all build demo run test chaos bench bench-large fuzz lint lint-k8s vet fmt clean
 
 all: build
 
@@ -24,6 +24,17 @@ run: build
 ## test: every module, with the race detector.
 test:
 	@set -e; for m in $(MODULES); do echo "== $$m"; (cd $$m && $(GO) test -race -count=1 -timeout 12m ./...); done
+
+## chaos: the pipeline on three real nats-server processes (deploy/nats/cluster, replicas 3), two
+## receivers, fetchers and normalizers as processes and the dbt Cloud simulator, under SIGKILLs of
+## NATS nodes and services, API faults and poison artifacts; asserts what the streams hold and
+## prints the figures table (also in bin/chaos.txt). See README "Guarantees".
+chaos:
+	@mkdir -p $(BIN)
+	@rm -f $(BIN)/chaos.txt
+	cd services && HARVESTER_CHAOS=1 HARVESTER_CHAOS_REPORT=$(CURDIR)/$(BIN)/chaos.txt \
+	  $(GO) test -race -count=1 -parallel 3 -timeout 9m ./internal/chaos/
+	@cat $(BIN)/chaos.txt
 
 ## bench: the normalizer against plain encoding/json decoding into a map, on generated projects of
 ## 1k and 10k models (and 50k, a 1 GB manifest, with HARVESTER_BENCH_LARGE=1 or make bench-large),

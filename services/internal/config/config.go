@@ -138,6 +138,7 @@ func Load(getenv func(string) string) (Config, error) {
 	ol, err := loadOpenLineage(getenv)
 	errs = append(errs, err)
 	c.OpenLineage, c.Topology.OpenLineageHTTP = ol, ol.URL != ""
+	c.Topology.NormalizerAckWait = durVar(getenv, "HARVESTER_NORMALIZER_ACK_WAIT", &errs)
 
 	secrets, err := secretVar(getenv, "DBT_CLOUD_WEBHOOK_SECRET")
 	errs = append(errs, err)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dbt-harvester/harvester/services/internal/retry"
@@ -48,11 +49,37 @@ func (o *Options) setDefaults() {
 	}
 }
 
+// Heartbeat is how often the server confirms an open pull request while it
+// has no message to send; two missed heartbeats mean the request is lost
+// (its server died, the consumer's leader moved) and a new one is sent.
+const heartbeat = 5 * time.Second
+
 // Run pulls from cons until ctx is cancelled, then stops pulling, settles the
-// message in hand and returns nil. Any other stop is an error.
+// message in hand and returns nil. It returns an error only when the consumer
+// is gone or the connection is closed: a lost pull request (missed
+// heartbeats) is re-issued, and any other failure of the iterator reopens it.
 func Run(ctx context.Context, cons jetstream.Consumer, h Handler, opts Options) error {
 	opts.setDefaults()
-	it, err := cons.Messages(jetstream.PullMaxMessages(1))
+	for pause := time.Duration(0); ; pause = min(max(2*pause, 100*time.Millisecond), 5*time.Second) {
+		err := pull(ctx, cons, h, opts)
+		if err == nil || ctx.Err() != nil {
+			return nil
+		}
+		if gone(err) {
+			return err
+		}
+		opts.Logger.Warn("consumer iterator failed; reopening it", "err", err, "pause", pause)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(pause):
+		}
+	}
+}
+
+// pull runs one iterator until ctx is cancelled (nil) or it fails.
+func pull(ctx context.Context, cons jetstream.Consumer, h Handler, opts Options) error {
+	it, err := cons.Messages(jetstream.PullMaxMessages(1), jetstream.PullHeartbeat(heartbeat))
 	if err != nil {
 		return fmt.Errorf("consume: open iterator: %w", err)
 	}
@@ -61,14 +88,26 @@ func Run(ctx context.Context, cons jetstream.Consumer, h Handler, opts Options) 
 	defer stop()
 	for {
 		msg, err := it.Next()
-		if err != nil {
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) && ctx.Err() != nil {
-				return nil
-			}
+		switch {
+		case err == nil:
+			settle(ctx, msg, h, opts)
+		case errors.Is(err, jetstream.ErrNoHeartbeat):
+			// The pull request died with its server or with the consumer's
+			// leadership; the iterator sends a new one on the next call.
+			opts.Logger.Warn("no heartbeat from the consumer; pulling again", "after", 2*heartbeat)
+		case errors.Is(err, jetstream.ErrMsgIteratorClosed) && ctx.Err() != nil:
+			return nil
+		default:
 			return fmt.Errorf("consume: next: %w", err)
 		}
-		settle(ctx, msg, h, opts)
 	}
+}
+
+// gone reports whether err means the consumer or the connection is gone for
+// good, so that Run should stop instead of reopening the iterator.
+func gone(err error) bool {
+	return errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) ||
+		errors.Is(err, jetstream.ErrConnectionClosed) || errors.Is(err, nats.ErrConnectionClosed)
 }
 
 func settle(ctx context.Context, msg jetstream.Msg, h Handler, opts Options) {
@@ -78,8 +117,17 @@ func settle(ctx context.Context, msg jetstream.Msg, h Handler, opts Options) {
 		return
 	}
 	log := opts.Logger.With("subject", msg.Subject(), "stream_seq", meta.Sequence.Stream, "delivery", meta.NumDelivered)
-	workCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.WorkTimeout)
-	defer cancel()
+	// WorkTimeout cancels the work; it is not a deadline on workCtx. nats.go
+	// gives a JetStream request its own 5 s timeout only when the context
+	// has no deadline: a deadline here became the deadline of every request
+	// and ack wait in the handler, so one lost with a NATS node hung the
+	// handler (and, through InProgress, the message) for WorkTimeout.
+	workCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancel(nil)
+	timer := time.AfterFunc(opts.WorkTimeout, func() {
+		cancel(fmt.Errorf("consume: work on the message exceeded %s", opts.WorkTimeout))
+	})
+	defer timer.Stop()
 	herr := callWithProgress(workCtx, msg, h, opts.AckWait)
 
 	var ackErr error

@@ -3,6 +3,7 @@ package consume
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -96,5 +97,53 @@ func TestRunSettles(t *testing.T) {
 				t.Errorf("consumer ack pending = %d, pending = %d; want the message settled", info.NumAckPending, info.NumPending)
 			}
 		})
+	}
+}
+
+// The handler's context carries no deadline (a deadline would replace
+// nats.go's 5 s timeout on every JetStream request the handler makes, so a
+// request lost with a NATS node would hang it for WorkTimeout), yet
+// WorkTimeout still cancels it, with a cause that says so.
+func TestWorkTimeoutCancelsWithoutDeadline(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	_, js := natstest.Run(t)
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	cons, err := js.CreateOrUpdateConsumer(ctx, "T", jetstream.ConsumerConfig{
+		Durable: "c", AckPolicy: jetstream.AckExplicitPolicy, MaxDeliver: 3, AckWait: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(ctx, "t.x", []byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	type seen struct {
+		hasDeadline bool
+		cause       error
+	}
+	got := make(chan seen, 3)
+	go func() {
+		_ = Run(ctx, cons, func(ctx context.Context, _ jetstream.Msg) error {
+			_, ok := ctx.Deadline()
+			select {
+			case <-ctx.Done():
+			case <-time.After(5 * time.Second):
+			}
+			got <- seen{ok, context.Cause(ctx)}
+			return retry.Permanent(errors.New("stop"))
+		}, Options{MaxDeliver: 3, WorkTimeout: 200 * time.Millisecond})
+	}()
+	select {
+	case s := <-got:
+		if s.hasDeadline {
+			t.Error("the handler's context has a deadline, want none")
+		}
+		if s.cause == nil || !strings.Contains(s.cause.Error(), "exceeded 200ms") {
+			t.Errorf("the handler's context ended with %v, want cancelled by the work timeout", s.cause)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the handler never returned")
 	}
 }

@@ -22,7 +22,18 @@
 //
 // While the handler works, Run tells the server every AckWait/3 that the
 // message is in progress, so a long download is not redelivered to another
-// instance; Options.WorkTimeout bounds the work instead.
+// instance; Options.WorkTimeout bounds the work instead, by cancelling the
+// handler's context: that context has no deadline, so each JetStream request
+// the handler makes keeps nats.go's own short timeout, and one lost with a
+// NATS node fails in seconds instead of holding the message.
+//
+// # Failures of NATS
+//
+// A pull request lost with its server (a node killed, the consumer's leader
+// moved) shows only as missing heartbeats (every 5 s): Run pulls again. A
+// reconnect re-issues the pull request too. Any other failure of the
+// iterator reopens it after a short pause; Run returns an error only when
+// the consumer was deleted or the connection closed.
 //
 // # Shutdown
 //

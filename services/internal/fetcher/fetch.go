@@ -196,6 +196,21 @@ func (f *Fetcher) Handle(ctx context.Context, msg jetstream.Msg) error {
 		f.countSkip(req, reason)
 		return nil
 	}
+	// A run whose harvest of this generation has ended (a second completed
+	// webhook for it, from a second subscription): its event is stored, but
+	// fetching again would change nothing (the artifacts event's ID is the
+	// same) and would replace the run's objects under a normalizer.
+	if f.Ledger != nil {
+		rec, ok, err := f.Ledger.Lookup(ctx, req.Ref.AccountID, req.Ref.RunID)
+		if err != nil {
+			return err
+		}
+		if ok && rec.Generation >= req.Generation {
+			f.log().Info("run already harvested; this event is stored, not harvested again", "account", req.Ref.AccountID,
+				"run", req.Ref.RunID, "generation", rec.Generation, "status", rec.Status, "event_id", req.WebhookEventID)
+			return nil
+		}
+	}
 	_, err = f.fetch(ctx, req, true)
 	var skip *skipError
 	if errors.As(err, &skip) {

@@ -35,6 +35,9 @@ package normalizer
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -160,7 +163,15 @@ func (n *Normalizer) Harvest(ctx context.Context, fetched events.ArtifactsFetche
 	// asset events unless IncludeCode.
 	sum, err := normalize.JSON(ctx, in, normalize.Options{Ref: ref, IncludeCode: n.IncludeCode || pub.lineage != nil}, pub.emit)
 	if err != nil {
-		return events.HarvestCompleted{}, fmt.Errorf("normalize run %d: %w", ref.RunID, err)
+		err = fmt.Errorf("normalize run %d: %w", ref.RunID, err)
+		if retry.IsPermanent(err) {
+			// Fail for good only on the bytes the fetcher stored: a read
+			// from a lagging replica can deliver other bytes.
+			if verr := n.verify(ctx, fetched); verr != nil {
+				return events.HarvestCompleted{}, fmt.Errorf("%s; not final, since %w", err.Error(), verr)
+			}
+		}
+		return events.HarvestCompleted{}, err
 	}
 	if err := pub.batch.Wait(ctx); err != nil {
 		return events.HarvestCompleted{}, err
@@ -230,15 +241,77 @@ func (n *Normalizer) batch(ctx context.Context, stream string) *publish.Batch {
 
 // open starts streaming each stored artifact out of the object store; the
 // manifest can be opened again for the normalizer's second pass. An object
-// that is not there is permanent: the fetcher stored it before it published.
+// that is not there is a transient error: the fetcher stored it before it
+// published, and the object store may have answered from a lagging replica.
+//
+// The object read must be the one the fetcher stored (its size and SHA-256
+// are in the event): the object store reads an object's info from any
+// replica, and one that is still catching up after a restart can name an
+// older version whose chunks were purged, which would read as garbage and
+// fail the harvest for good. Another version is a transient error instead.
 func (n *Normalizer) open(ctx context.Context, fetched events.ArtifactsFetched) (normalize.Input, func(), error) {
+	stored := map[string]events.StoredArtifact{}
+	for _, a := range fetched.Artifacts {
+		stored[a.Key] = a
+	}
 	return normalize.Open(fetched.Artifacts, func(key string) (io.ReadCloser, error) {
 		r, err := n.get(ctx, key)
 		if errors.Is(err, jetstream.ErrObjectNotFound) {
-			err = retry.Permanent(err)
+			// The fetcher stored it before it published, but the info may come
+			// from a replica not caught up: transient, until MaxDeliver.
+			err = fmt.Errorf("%w (stored by the fetcher; a replica may lag)", err)
 		}
-		return r, err
+		if err != nil {
+			return nil, err
+		}
+		if want, ok := stored[key]; ok {
+			if err := sameObject(r.info, want); err != nil {
+				_ = r.Close()
+				return nil, err
+			}
+		}
+		return r, nil
 	})
+}
+
+// verify reads every stored artifact whole and compares its SHA-256 with
+// the one the fetcher recorded.
+func (n *Normalizer) verify(ctx context.Context, fetched events.ArtifactsFetched) error {
+	for _, a := range fetched.Artifacts {
+		if a.SHA256 == "" {
+			continue
+		}
+		r, err := n.get(ctx, a.Key)
+		if err != nil {
+			return fmt.Errorf("re-read %s: %w", a.Key, err)
+		}
+		h := sha256.New()
+		_, err = io.Copy(h, r)
+		_ = r.Close()
+		if err != nil {
+			return fmt.Errorf("re-read %s: %w", a.Key, err)
+		}
+		if got := hex.EncodeToString(h.Sum(nil)); got != a.SHA256 {
+			return fmt.Errorf("re-read %s: sha256 %s, the fetcher stored %s", a.Key, got, a.SHA256)
+		}
+	}
+	return nil
+}
+
+// sameObject checks that info is the object the fetcher stored as want.
+func sameObject(info *jetstream.ObjectInfo, want events.StoredArtifact) error {
+	if info == nil {
+		return nil
+	}
+	digest := ""
+	if sum, err := hex.DecodeString(want.SHA256); err == nil && len(sum) > 0 {
+		digest = "SHA-256=" + base64.URLEncoding.EncodeToString(sum) // the object store's form
+	}
+	if (want.Size > 0 && int64(info.Size) != want.Size) || (digest != "" && info.Digest != "" && info.Digest != digest) {
+		return fmt.Errorf("object %s read as %d bytes (%s), want the %d bytes (sha256 %s) the fetcher stored: the object store answered from a replica not caught up; retried",
+			want.Key, info.Size, info.Digest, want.Size, want.SHA256)
+	}
+	return nil
 }
 
 // stallLimit is how long a read of a stored artifact may go without data.
@@ -253,35 +326,117 @@ const stallLimit = 30 * time.Second
 // stallLimit.
 var errStalled = errors.New("no data from the object store: the object was replaced or removed while it was read")
 
-// get opens a stored artifact, its reads guarded against stalling.
-func (n *Normalizer) get(ctx context.Context, key string) (io.ReadCloser, error) {
-	obj, err := n.Store.Get(ctx, key)
+// openTimeout bounds opening a stored artifact: the object store reads
+// its info and creates a consumer, requests that die with a NATS node.
+const openTimeout = 15 * time.Second
+
+// readDeadline is the deadline of an artifact's whole read. nats.go's
+// object store ends a read whose context has no deadline after its 5 s
+// request timeout, so the read gets one far enough for any manifest; the
+// handler's cancellation and stallLimit bound it in fact.
+const readDeadline = 24 * time.Hour
+
+// get opens a stored artifact, its reads guarded against stalling. An open
+// that gets no answer within openTimeout fails (transiently).
+func (n *Normalizer) get(ctx context.Context, key string) (*stallGuard, error) {
+	rctx, cancel := context.WithTimeout(ctx, readDeadline)
+	guard := time.AfterFunc(openTimeout, cancel)
+	obj, err := n.Store.Get(rctx, key)
+	if !guard.Stop() {
+		if err == nil {
+			_ = obj.Close()
+		}
+		cancel()
+		return nil, fmt.Errorf("open %s: no answer from the object store within %s", key, openTimeout)
+	}
 	if err != nil {
+		cancel()
 		return nil, err
 	}
-	return &stallGuard{ReadCloser: obj, key: key, limit: stallLimit}, nil
+	return &stallGuard{ReadCloser: obj, key: key, limit: stallLimit, cancel: cancel, info: info(obj)}, nil
+}
+
+func info(obj jetstream.ObjectResult) *jetstream.ObjectInfo {
+	i, err := obj.Info()
+	if err != nil {
+		return nil
+	}
+	return i
 }
 
 // stallGuard fails a read that returns no data and no error for limit,
 // instead of letting the caller ask again forever.
 type stallGuard struct {
 	io.ReadCloser
-	key   string
-	limit time.Duration
+	key    string
+	limit  time.Duration
+	cancel context.CancelFunc
+	info   *jetstream.ObjectInfo // what the object store says it is
+	buf    []byte                // the reads' buffer (a stuck read keeps it)
+	stuck  bool                  // a read blocked past limit
 }
 
+// Close closes the object and ends its read's context; an object whose
+// read is stuck is only abandoned (closing it would wait for that read).
+func (g *stallGuard) Close() error {
+	if g.stuck {
+		g.end()
+		return nil
+	}
+	err := g.ReadCloser.Close()
+	g.end()
+	return err
+}
+
+func (g *stallGuard) end() {
+	if g.cancel != nil {
+		g.cancel()
+	}
+}
+
+// Read reads through the object, in a goroutine so that a read that
+// blocks (its chunks were purged under it) can be given up after limit:
+// the object store's reader holds its lock while it waits, so it cannot be
+// closed then; that goroutine and the object are abandoned, and every later
+// Read fails.
 func (g *stallGuard) Read(p []byte) (int, error) {
+	if g.stuck {
+		return 0, fmt.Errorf("read %s: %w", g.key, errStalled)
+	}
+	if len(g.buf) < len(p) {
+		g.buf = make([]byte, len(p))
+	}
 	start := time.Now()
 	for {
-		n, err := g.ReadCloser.Read(p)
-		if n > 0 || err != nil || len(p) == 0 {
-			return n, err
+		buf := g.buf[:len(p)]
+		done := make(chan readResult, 1)
+		go func() {
+			n, err := g.ReadCloser.Read(buf)
+			done <- readResult{n, err}
+		}()
+		timer := time.NewTimer(g.limit)
+		select {
+		case r := <-done:
+			timer.Stop()
+			copy(p, buf[:r.n])
+			if r.n > 0 || r.err != nil || len(p) == 0 {
+				return r.n, r.err
+			}
+		case <-timer.C:
+			g.stuck = true
+			g.end()
+			return 0, fmt.Errorf("read %s: %w", g.key, errStalled)
 		}
 		if time.Since(start) >= g.limit {
 			return 0, fmt.Errorf("read %s: %w", g.key, errStalled)
 		}
 		time.Sleep(10 * time.Millisecond) // a reader that does not wait itself is not spun on
 	}
+}
+
+type readResult struct {
+	n   int
+	err error
 }
 
 func versions(fetched events.ArtifactsFetched, sum normalize.Summary) map[string]string {

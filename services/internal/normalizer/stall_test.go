@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -42,5 +43,55 @@ func TestStallGuard(t *testing.T) {
 	}
 	if d := time.Since(start); d < 50*time.Millisecond || d > 5*time.Second {
 		t.Errorf("stalled read gave up after %v, want about the limit", d)
+	}
+}
+
+// blockedRead blocks in Read until released, holding a lock that Close
+// needs too, as the object store's reader does when its chunks were purged.
+type blockedRead struct {
+	mu      sync.Mutex
+	release chan struct{}
+}
+
+func (b *blockedRead) Read([]byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	<-b.release
+	return 0, io.EOF
+}
+
+func (b *blockedRead) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return nil
+}
+
+// A read that blocks is given up after the limit (found by make chaos: a
+// normalizer stuck for good on an object replaced under it), and Close
+// does not wait for it.
+func TestStallGuardBlockedRead(t *testing.T) {
+	b := &blockedRead{release: make(chan struct{})}
+	defer close(b.release)
+	g := &stallGuard{ReadCloser: b, key: "1/400/5/manifest.json", limit: 100 * time.Millisecond}
+	done := make(chan error, 1)
+	go func() {
+		_, err := g.Read(make([]byte, 8))
+		if err == nil {
+			err = g.Close()
+		} else if cerr := g.Close(); cerr != nil {
+			err = cerr
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, errStalled) {
+			t.Errorf("Read = %v, want errStalled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a blocked read was not given up within 5s")
+	}
+	if _, err := g.Read(make([]byte, 8)); !errors.Is(err, errStalled) {
+		t.Errorf("Read after a stuck read = %v, want errStalled", err)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/dbt-harvester/harvester/services/internal/normalize"
 	"github.com/dbt-harvester/harvester/services/internal/openlineage"
 	"github.com/dbt-harvester/harvester/services/internal/publish"
+	"github.com/dbt-harvester/harvester/services/internal/retry"
 )
 
 // volatile reports whether a top-level asset field changes with every run
@@ -336,8 +337,19 @@ func (p *assetPublisher) offload(ctx context.Context, uniqueID string, full []by
 		return nil, fmt.Errorf("trim oversized asset %s: %w", uniqueID, err)
 	}
 	a.FullObject, a.Columns, a.RawCode, a.CompiledCode = key, nil, "", ""
-	p.warnings = append(p.warnings, fmt.Sprintf("asset %s is %d bytes, over the 1 MiB message limit: its columns and code are in object %s", uniqueID, len(full), key))
-	return encodeAsset(a)
+	what := "columns and code"
+	if b, err := encodeAsset(a); err != nil || len(b) <= maxAsset {
+		p.warnings = append(p.warnings, fmt.Sprintf("asset %s is %d bytes, over the 1 MiB message limit: its %s are in object %s", uniqueID, len(full), what, key))
+		return b, err
+	}
+	// Still too large (a huge description or meta): those go to the object too.
+	a.Description, a.Meta, what = "", nil, "columns, code, description and meta"
+	b, err := encodeAsset(a)
+	if err == nil && len(b) > maxAsset {
+		return nil, retry.Permanent(fmt.Errorf("asset %s is %d bytes even without its columns, code, description and meta (stored whole in object %s)", uniqueID, len(b), key))
+	}
+	p.warnings = append(p.warnings, fmt.Sprintf("asset %s is %d bytes, over the 1 MiB message limit: its %s are in object %s", uniqueID, len(full), what, key))
+	return b, err
 }
 
 // removeVanished deletes from DBT_ASSETS the environment's assets that this

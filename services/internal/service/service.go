@@ -87,7 +87,9 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	defer closeNATS()
-	js, err := jetstream.New(conn.NC)
+	// An async publish's ack lost with a NATS node fails after asyncAckTimeout
+	// instead of holding the normalizer's batch forever.
+	js, err := jetstream.New(conn.NC, jetstream.WithPublishAsyncTimeout(asyncAckTimeout))
 	if err != nil {
 		return fmt.Errorf("service: jetstream: %w", err)
 	}
@@ -205,6 +207,9 @@ func Run(ctx context.Context, opts Options) error {
 	log.Info("harvester stopped; draining NATS")
 	return runErr
 }
+
+// asyncAckTimeout bounds the wait for one asynchronous publish's ack.
+const asyncAckTimeout = 15 * time.Second
 
 // sweepInterval is how often a fetcher removes orphan artifact chunks (see
 // fetcher.Sweep), the first time when it starts.
