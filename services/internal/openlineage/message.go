@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"time"
 	"unicode/utf8"
 
-	"github.com/dbt-harvester/harvester/events"
 	"github.com/dbt-harvester/harvester/services/internal/publish"
 )
 
@@ -123,36 +121,4 @@ func truncateUTF8(s string, n int) string {
 		n--
 	}
 	return s[:n]
-}
-
-// CloudEvents wraps a harvest's events, in order, each in the message of
-// events.NewOpenLineageRun (type events.TypeOpenLineageRun, its
-// deterministic ID, the trace context tr); notes say which events were cut
-// to fit a message (see Fit). Messages writes the same messages directly.
-func CloudEvents(ref events.RunRef, generation int, evs []Event, tr events.Trace) ([]events.Message, []string, error) {
-	out := make([]events.Message, 0, len(evs))
-	var notes []string
-	for _, e := range evs {
-		data, n, err := Fit(e.RunEvent, MaxRunEvent)
-		if err != nil {
-			return nil, notes, err
-		}
-		if n != "" {
-			notes = append(notes, n)
-		}
-		at, err := time.Parse(time.RFC3339Nano, e.RunEvent.EventTime)
-		if err != nil {
-			return nil, notes, fmt.Errorf("openlineage: eventTime %q: %w", e.RunEvent.EventTime, err)
-		}
-		node := e.Node
-		if node == "" {
-			node = "run"
-		}
-		m, err := events.NewOpenLineageRun(ref, max(generation, 1), node, e.RunEvent.EventType, e.RunEvent.Job.Name, at, data, tr)
-		if err != nil {
-			return nil, notes, err
-		}
-		out = append(out, m)
-	}
-	return out, notes, nil
 }

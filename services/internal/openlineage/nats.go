@@ -14,7 +14,7 @@ import (
 )
 
 // Messages are a harvest's events as NATS messages for DBT_OPENLINEAGE, in
-// order: each the structured-mode CloudEvent that CloudEvents builds (same
+// order: each the structured-mode CloudEvent that events.NewOpenLineageRun builds (same
 // attributes, same data), with the headers publish.Msg sets, written
 // directly rather than through the CloudEvents SDK, which compacts each
 // event's data twice more (a harvest of 1,000 models has 10,000 events).
@@ -24,20 +24,12 @@ func Messages(ref events.RunRef, generation int, evs []Event, tr events.Trace) (
 	out := make([]*nats.Msg, 0, len(evs))
 	var notes []string
 	for _, e := range evs {
-		data, note, err := Fit(e.RunEvent, MaxRunEvent)
+		data, note, at, node, err := prepare(e)
 		if err != nil {
 			return nil, notes, err
 		}
 		if note != "" {
 			notes = append(notes, note)
-		}
-		at, err := time.Parse(time.RFC3339Nano, e.RunEvent.EventTime)
-		if err != nil {
-			return nil, notes, fmt.Errorf("openlineage: eventTime %q: %w", e.RunEvent.EventTime, err)
-		}
-		node := e.Node
-		if node == "" {
-			node = "run"
 		}
 		id := events.OpenLineageID(ref, max(generation, 1), node, e.RunEvent.EventType)
 		body := envelope(id, ref, e.RunEvent.Job.Name, at, tr, data)
@@ -57,6 +49,23 @@ func Messages(ref events.RunRef, generation int, evs []Event, tr events.Trace) (
 		out = append(out, msg)
 	}
 	return out, notes, nil
+}
+
+// prepare is what an event's message is made of: its data cut to fit a
+// message (with the note saying what was cut), its time, and the node its
+// ID names ("run" for the dbt Cloud run itself).
+func prepare(e Event) (data []byte, note string, at time.Time, node string, err error) {
+	if data, note, err = Fit(e.RunEvent, MaxRunEvent); err != nil {
+		return nil, "", at, "", err
+	}
+	if at, err = time.Parse(time.RFC3339Nano, e.RunEvent.EventTime); err != nil {
+		return nil, "", at, "", fmt.Errorf("openlineage: eventTime %q: %w", e.RunEvent.EventTime, err)
+	}
+	node = e.Node
+	if node == "" {
+		node = "run"
+	}
+	return data, note, at, node, nil
 }
 
 // envelope is the structured-mode CloudEvent of type
