@@ -239,15 +239,16 @@ func cmpOr(a, b string) string {
 // (404 for 20 s after the run completed), and for 2 runs 503 on every
 // download (so their harvest must fail, with a reason, once the fetcher's
 // deliveries are spent). Every run is harvested or has one harvest.failed
-// with a reason, within 2 minutes. 429 without Retry-After is not here: it
-// means dbt's five-minute cooldown for the whole account, longer than the
-// whole chaos run (the dbtcloud package's tests cover it).
+// with a reason, within 2 minutes. A 429 without Retry-After means dbt's
+// five-minute cooldown for the whole account, longer than the whole chaos
+// run: the fetchers run with HARVESTER_DBT_COOLDOWN=3s instead.
 func TestAPIFaults(t *testing.T) {
 	t.Parallel()
 	const first, runs = 5001, 40
 	specs := runSpecs(first, runs)
 	faults := []devcloud.Faults{
 		{RateLimit: 2, RetryAfter: 1},
+		{RateLimit: 1},
 		{Fail5xx: 3},
 		{TruncateArtifacts: 2},
 		{ArtifactDelay: 20 * time.Second},
@@ -266,7 +267,7 @@ func TestAPIFaults(t *testing.T) {
 		kinds[specs[i].ID] = "503 on every download"
 	}
 	h := newHarness(t, 3, world(t, specs))
-	env := []string{"HARVESTER_FETCHER_MAX_DELIVER=4"}
+	env := []string{"HARVESTER_FETCHER_MAX_DELIVER=4", "HARVESTER_DBT_COOLDOWN=3s"}
 	h.startServices(2, env...)
 	var hooks []*webhook
 	for _, s := range specs {
@@ -276,7 +277,7 @@ func TestAPIFaults(t *testing.T) {
 	l := h.sendAll(t.Context(), hooks, 5*time.Second)
 	l.wait()
 	o, took := h.waitOutcome(l.accepted(), start, start.Add(2*time.Minute), true)
-	h.check("dbt API faults on 30% (429+Retry-After, 5xx, truncated, late)", l, o, took, true)
+	h.check("dbt API faults on 30% (429 with/without Retry-After, 5xx, truncated, late)", l, o, took, true)
 	for _, i := range []int{4, 14} {
 		id := specs[i].ID
 		if len(o.failed[id]) != 1 {
@@ -298,8 +299,10 @@ func TestAPIFaults(t *testing.T) {
 func faultName(f devcloud.Faults) string {
 	var parts []string
 	switch {
-	case f.RateLimit > 0:
+	case f.RateLimit > 0 && f.RetryAfter > 0:
 		parts = append(parts, "429 with Retry-After")
+	case f.RateLimit > 0:
+		parts = append(parts, "429 without Retry-After")
 	case f.Fail5xx > 0:
 		parts = append(parts, "503 on the first downloads")
 	case f.TruncateArtifacts > 0:

@@ -53,6 +53,9 @@ type Account struct {
 	// Include and Exclude filter the runs harvested (see Skip); empty
 	// harvests every run of the account.
 	Include, Exclude Selector
+	// Cooldown is how long the account's requests wait after a 429 without
+	// Retry-After (HARVESTER_DBT_COOLDOWN); 0 is dbt's five minutes.
+	Cooldown time.Duration
 }
 
 // Config is everything the services need.
@@ -160,6 +163,10 @@ func Load(getenv func(string) string) (Config, error) {
 		if warn != "" {
 			c.Warnings = append(c.Warnings, warn)
 		}
+	}
+	cooldown := durVar(getenv, "HARVESTER_DBT_COOLDOWN", &errs)
+	for i := range c.Accounts {
+		c.Accounts[i].Cooldown = cooldown
 	}
 	for _, a := range c.Accounts {
 		for _, s := range a.WebhookSecrets {

@@ -132,7 +132,8 @@ func New(js jetstream.JetStream, store jetstream.ObjectStore, l *ledger.Ledger, 
 func NewClients(accounts []config.Account, m *metrics.Metrics) (map[int64]*dbtcloud.Client, error) {
 	clients := map[int64]*dbtcloud.Client{}
 	for _, a := range accounts {
-		c, err := dbtcloud.New(dbtcloud.Options{AccessURL: a.AccessURL, AccountID: a.ID, Token: a.Token.Reveal(), Metrics: m})
+		c, err := dbtcloud.New(dbtcloud.Options{AccessURL: a.AccessURL, AccountID: a.ID, Token: a.Token.Reveal(), Metrics: m,
+			Cooldown: a.Cooldown})
 		if err != nil {
 			return nil, fmt.Errorf("account %d: %w", a.ID, err)
 		}

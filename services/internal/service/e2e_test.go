@@ -3,6 +3,7 @@ package service_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -35,6 +36,7 @@ type pipeline struct {
 	*servicetest.Pipeline
 	cloud *devcloud.Server
 	js    jetstream.JetStream
+	logs  *lockedBuffer // every line the pipeline logged, debug included
 }
 
 // startPipeline runs serve's roles against the simulator; tweaks change the
@@ -52,7 +54,9 @@ func startPipeline(t *testing.T, artifacts string, tweaks ...func(*config.Config
 	for _, tweak := range tweaks {
 		tweak(&cfg)
 	}
-	sp := servicetest.Start(t, service.Options{Config: cfg})
+	logs := &lockedBuffer{}
+	sp := servicetest.Start(t, service.Options{Config: cfg,
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	cloud, err := devcloud.New(devcloud.Config{Token: testToken, ArtifactsDir: artifacts, WebhookURL: sp.HookURL,
 		WebhookSecret: testSecret, WebhookBackoff: 50 * time.Millisecond})
 	if err != nil {
@@ -60,7 +64,7 @@ func startPipeline(t *testing.T, artifacts string, tweaks ...func(*config.Config
 	}
 	h := cloud.Handler()
 	handler.Store(&h)
-	return &pipeline{Pipeline: sp, cloud: cloud, js: sp.JS}
+	return &pipeline{Pipeline: sp, cloud: cloud, js: sp.JS, logs: logs}
 }
 
 // harvest collects DBT_METADATA events from the start until the harvest closes.
@@ -322,6 +326,9 @@ func TestEndToEnd(t *testing.T) {
 			after[events.StreamArtifacts] != before[events.StreamArtifacts] || after[events.StreamMetadata] != before[events.StreamMetadata] {
 			t.Errorf("streams changed after a forged webhook: before %v after %v", before, after)
 		}
+	})
+	t.Run("no secret in any log line or event", func(t *testing.T) {
+		noSecrets(t, p, testToken, testSecret, "old-secret")
 	})
 }
 
