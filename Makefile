@@ -33,7 +33,7 @@ chaos:
 	@mkdir -p $(BIN)
 	@rm -f $(BIN)/chaos.txt
 	cd services && HARVESTER_CHAOS=1 HARVESTER_CHAOS_REPORT=$(CURDIR)/$(BIN)/chaos.txt \
-	  $(GO) test -race -count=1 -parallel 3 -timeout 9m ./internal/chaos/
+	  $(GO) test -race -count=1 -parallel 2 -timeout 12m ./internal/chaos/
 	@cat $(BIN)/chaos.txt
 
 ## bench: the normalizer against plain encoding/json decoding into a map, on generated projects of

@@ -94,6 +94,20 @@ func Fit(ev RunEvent, limit int) ([]byte, string, error) {
 			ev.Job.Facets.SQL = nil
 			return had
 		}},
+		{"truncated its documentation", func() bool {
+			doc := ev.Job.Facets.Documentation
+			if doc == nil {
+				return false
+			}
+			keep := max(len(doc.Description)-(len(b)-limit)-256, 0)
+			if keep >= len(doc.Description) {
+				return false
+			}
+			d := *doc
+			d.Description = truncateUTF8(doc.Description, keep) + fmt.Sprintf(" [dbt-harvester: description truncated from %d to %d bytes to fit a 1 MiB message]", len(doc.Description), keep)
+			ev.Job.Facets.Documentation = &d
+			return true
+		}},
 	}
 	for _, s := range steps {
 		if !s.do() {

@@ -15,6 +15,22 @@ import (
 // TestFitCutsOversizedEvents: an event over the limit loses, in order, the
 // tail of its SQL (with a note in the query), then dataset schemas; each
 // result fits, stays valid, and says what was cut.
+// A description over the message limit (a real project had one of 1.5 MiB)
+// is cut, not the harvest failed.
+func TestFitTruncatesDocumentation(t *testing.T) {
+	ev := RunEvent{EventType: Start, EventTime: "2026-01-02T03:04:05.000Z", Producer: "p", SchemaURL: "s",
+		Job: Job{Namespace: "n", Name: "seed.p.countries", Facets: JobFacets{
+			Documentation: &DocumentationFacet{Description: "Countries é" + strings.Repeat("d", 3<<19)}}}}
+	b, note, err := Fit(ev, MaxRunEvent)
+	if err != nil {
+		t.Fatalf("Fit: %v", err)
+	}
+	if len(b) > MaxRunEvent || !strings.Contains(note, "truncated its documentation") ||
+		!strings.Contains(string(b), `"description":"Countries é`) || !strings.Contains(string(b), "description truncated from") {
+		t.Errorf("Fit = %d bytes, note %q; want under %d, the description's start kept and a truncation note", len(b), note, MaxRunEvent)
+	}
+}
+
 func TestFitCutsOversizedEvents(t *testing.T) {
 	v := newSpecValidator(t)
 	assets := smallProject()
