@@ -9,7 +9,6 @@ import (
 	"github.com/dbt-harvester/harvester/services/internal/artifact"
 	"github.com/dbt-harvester/harvester/services/internal/normalize"
 	"github.com/dbt-harvester/harvester/services/internal/openlineage"
-	"github.com/dbt-harvester/harvester/services/internal/publish"
 	"github.com/dbt-harvester/harvester/services/internal/retry"
 )
 
@@ -70,7 +69,7 @@ func (n *Normalizer) publishLineage(ctx context.Context, fetched events.Artifact
 	if err != nil {
 		return nil, retry.Permanent(err)
 	}
-	batch := publish.NewBatch(n.JS, cmpOr(n.Window, 256))
+	batch := n.batch(ctx, events.StreamOpenLineage) // atomic batches when the server fsyncs each write, as the assets
 	for _, m := range msgs {
 		if err := batch.AddMsg(ctx, m); err != nil {
 			return nil, err

@@ -97,11 +97,13 @@ func (c Config) Streams() []jetstream.StreamConfig {
 	}
 	metadata := stream(events.StreamMetadata, events.MetadataSubjects, "harvested dbt metadata: assets and harvests", c.MetadataMaxAge, c.PipelineDuplicates, c.MetadataMaxBytes)
 	metadata.AllowAtomicPublish = true // the normalizer's atomic batches: one fsync per batch, not per event
+	openLineage := stream(events.StreamOpenLineage, events.OpenLineageSubjects, "every harvest as OpenLineage run events", c.OpenLineageMaxAge, c.PipelineDuplicates, 0)
+	openLineage.AllowAtomicPublish = true // likewise
 	return []jetstream.StreamConfig{
 		stream(events.StreamRuns, events.RunSubjects, "dbt Cloud job run webhooks, as received", c.RunsMaxAge, c.RunsDuplicates, 0),
 		stream(events.StreamArtifacts, events.ArtifactsSubjects, "artifacts fetched for a run", c.ArtifactsMaxAge, c.PipelineDuplicates, 0),
 		metadata,
-		stream(events.StreamOpenLineage, events.OpenLineageSubjects, "every harvest as OpenLineage run events", c.OpenLineageMaxAge, c.PipelineDuplicates, 0),
+		openLineage,
 	}
 }
 
