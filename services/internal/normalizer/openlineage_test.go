@@ -15,10 +15,8 @@ import (
 
 	"github.com/dbt-harvester/harvester/events"
 	"github.com/dbt-harvester/harvester/services/internal/gen"
-	"github.com/dbt-harvester/harvester/services/internal/natstest"
 	"github.com/dbt-harvester/harvester/services/internal/normalize"
 	"github.com/dbt-harvester/harvester/services/internal/openlineage"
-	"github.com/dbt-harvester/harvester/services/internal/topology"
 )
 
 // TestHarvestPublishesOpenLineage: a harvest publishes its OpenLineage run
@@ -28,18 +26,7 @@ import (
 // while the asset events do not (IncludeCode off).
 func TestHarvestPublishesOpenLineage(t *testing.T) {
 	ctx := t.Context()
-	_, js := natstest.Run(t)
-	if err := topology.Ensure(ctx, js, topology.Config{}); err != nil {
-		t.Fatalf("topology.Ensure: %v", err)
-	}
-	store, err := js.ObjectStore(ctx, events.BucketArtifacts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kv, err := js.KeyValue(ctx, events.BucketAssets)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js, store, kv := stores(t)
 	dir := t.TempDir()
 	opts := gen.DefaultOptions(3)
 	opts.FailingTests = 1

@@ -156,18 +156,7 @@ const runResults = `{"metadata": {"dbt_schema_version": "https://schemas.getdbt.
 
 func TestHarvestChanges(t *testing.T) {
 	ctx := t.Context()
-	_, js := natstest.Run(t)
-	if err := topology.Ensure(ctx, js, topology.Config{}); err != nil {
-		t.Fatalf("topology.Ensure: %v", err)
-	}
-	store, err := js.ObjectStore(ctx, events.BucketArtifacts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kv, err := js.KeyValue(ctx, events.BucketAssets)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js, store, kv := stores(t)
 	n := &Normalizer{JS: js, Store: store, KV: kv, Now: func() time.Time { return time.Unix(1767225600, 0) }}
 	ref := events.RunRef{AccountID: 1, ProjectID: 2, EnvironmentID: 3, JobID: 4}
 	harvest := func(run int64, desc, extra string) (events.HarvestCompleted, map[string]events.Asset) {
@@ -276,18 +265,7 @@ func assetEvents(ctx context.Context, t *testing.T, js jetstream.JetStream, run 
 // makes an asset changed.
 func TestHarvestKeepsLastResult(t *testing.T) {
 	ctx := t.Context()
-	_, js := natstest.Run(t)
-	if err := topology.Ensure(ctx, js, topology.Config{}); err != nil {
-		t.Fatalf("topology.Ensure: %v", err)
-	}
-	store, err := js.ObjectStore(ctx, events.BucketArtifacts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kv, err := js.KeyValue(ctx, events.BucketAssets)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js, store, kv := stores(t)
 	harvestedAt := time.Date(2026, 1, 3, 0, 0, 0, 0, time.UTC)
 	n := &Normalizer{JS: js, Store: store, KV: kv, Now: func() time.Time { return harvestedAt }}
 	ref := events.RunRef{AccountID: 1, ProjectID: 2, EnvironmentID: 3, JobID: 4}
@@ -395,4 +373,23 @@ func TestHarvestKeepsLastResult(t *testing.T) {
 	check("run 13 (customers, no finished_at)", assets, map[string]want{
 		"model.p.customers": {"success", "success", 13, harvestedAt},
 	})
+}
+
+// stores starts an in-process JetStream with the pipeline's topology and
+// binds what a normalizer writes to: the object store and DBT_ASSETS.
+func stores(t *testing.T) (jetstream.JetStream, jetstream.ObjectStore, jetstream.KeyValue) {
+	t.Helper()
+	_, js := natstest.Run(t)
+	if err := topology.Ensure(t.Context(), js, topology.Config{}); err != nil {
+		t.Fatalf("topology.Ensure: %v", err)
+	}
+	store, err := js.ObjectStore(t.Context(), events.BucketArtifacts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.KeyValue(t.Context(), events.BucketAssets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js, store, kv
 }
