@@ -243,6 +243,25 @@ func (h *harness) diagnose(lost []int64) {
 			}
 		}
 		h.t.Logf("diagnose: run %d has %d artifacts events on %s", run, n, events.StreamArtifacts)
+		// Every log line about the run, with its file: CI shows only the
+		// last lines of each log otherwise.
+		mark := fmt.Sprintf("run=%d ", run)
+		_ = h.logLines(func(file, line string) {
+			if strings.Contains(line+" ", mark) {
+				h.t.Logf("diagnose: %s: %s", file, line)
+			}
+		})
+	}
+	// The services' warnings and errors, the last 200 (their messages name
+	// the stream sequence, not the run).
+	var warns []string
+	_ = h.logLines(func(file, line string) {
+		if !strings.HasPrefix(file, "nats-") && (strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR")) {
+			warns = append(warns, file+": "+line)
+		}
+	})
+	for _, w := range warns[max(0, len(warns)-200):] {
+		h.t.Logf("diagnose: %s", w)
 	}
 	for _, c := range []struct{ stream, name string }{{events.StreamRuns, "fetcher"}, {events.StreamArtifacts, "normalizer"}} {
 		cons, err := h.js.Consumer(ctx, c.stream, c.name)

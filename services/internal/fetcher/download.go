@@ -17,6 +17,7 @@ import (
 
 	"github.com/dbt-harvester/harvester/events"
 	"github.com/dbt-harvester/harvester/services/internal/dbtcloud"
+	"github.com/dbt-harvester/harvester/services/internal/publish"
 	"github.com/dbt-harvester/harvester/services/internal/tracing"
 )
 
@@ -40,14 +41,19 @@ type Sink interface {
 	Put(ctx context.Context, key, description string, r io.Reader) error
 }
 
-// ObjectSink stores artifacts in a JetStream object store. The store makes
-// an object visible only once all its chunks are written, so a fetcher
-// killed mid-download leaves no half object behind a key.
-type ObjectSink struct{ Store jetstream.ObjectStore }
+// ObjectSink stores artifacts in the JetStream object store DBT_ARTIFACTS
+// (with publish.Object: a chunk refused while a NATS node dies fails the
+// put rather than land out of order). An object is visible only once all
+// its chunks are written, so a fetcher killed mid-download leaves no half
+// object behind a key.
+type ObjectSink struct {
+	JS    jetstream.JetStream
+	Store jetstream.ObjectStore
+}
 
 // Put implements Sink.
 func (s ObjectSink) Put(ctx context.Context, key, description string, r io.Reader) error {
-	_, err := s.Store.Put(ctx, jetstream.ObjectMeta{Name: key, Description: description}, r)
+	_, err := publish.Object(ctx, s.JS, s.Store, events.BucketArtifacts, jetstream.ObjectMeta{Name: key, Description: description}, r)
 	return err
 }
 

@@ -310,7 +310,7 @@ func (f *Fetcher) fetch(ctx context.Context, req Request, filtered bool) (_ even
 	ctx, span := f.Tracer.Start(ctx, "fetch", req.Trace, trace,
 		attribute.Int64("dbt.account_id", req.Ref.AccountID), attribute.Int64("dbt.run_id", req.Ref.RunID))
 	defer func() { tracing.End(span, err) }()
-	out, err := f.collect(ctx, client, ObjectSink{Store: f.Store}, run, req)
+	out, err := f.collect(ctx, client, ObjectSink{JS: f.JS, Store: f.Store}, run, req)
 	if err != nil {
 		return out, err
 	}

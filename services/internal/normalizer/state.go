@@ -329,7 +329,7 @@ func withState(asset []byte, last lastResult, change string, changed []string) [
 // returns the trimmed asset that the event carries instead.
 func (p *assetPublisher) offload(ctx context.Context, uniqueID string, full []byte) ([]byte, error) {
 	key := fmt.Sprintf("%d/%d/assets/g%d/%s.json", p.ref.AccountID, p.ref.RunID, p.gen, KVKey(events.RunRef{}, uniqueID)[len("0.0.0."):])
-	if _, err := p.n.Store.PutBytes(ctx, key, full); err != nil {
+	if _, err := publish.Object(ctx, p.n.JS, p.n.Store, events.BucketArtifacts, jetstream.ObjectMeta{Name: key}, bytes.NewReader(full)); err != nil {
 		return nil, fmt.Errorf("store oversized asset %s: %w", uniqueID, err)
 	}
 	var a events.Asset

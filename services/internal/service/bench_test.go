@@ -45,11 +45,12 @@ func harvestBenchSizes() []int {
 // is a fresh pipeline with an empty store (a first harvest: every asset new).
 //
 // It also reports the publish ratio: after the harvest, the same messages
-// (every asset event and every DBT_ASSETS put, same subjects' streams'
-// configuration, same sizes and headers) are published again with plain
-// JetStream async publishing to copies of the two streams on the same
-// server, and raw-msgs/s is compared with the normalizer's msgs/s, taken
-// from the stored timestamps of its first asset event and its harvest event.
+// (every asset event, DBT_ASSETS put and OpenLineage event, in the order
+// the normalizer published them, same sizes and headers) are published
+// again with plain JetStream async publishing to copies of the three
+// streams on the same server, and raw-msgs/s is compared with the
+// normalizer's msgs/s, taken from the stored timestamps of its first asset
+// event and its harvest event.
 func BenchmarkHarvest(b *testing.B) {
 	for _, models := range harvestBenchSizes() {
 		b.Run(fmt.Sprintf("models=%d", models), func(b *testing.B) {
@@ -154,18 +155,22 @@ func harvestOnce(b *testing.B, dir string, fast bool) harvestRun {
 }
 
 // publishRates reads back what the normalizer published (asset events on
-// DBT_METADATA, puts on DBT_ASSETS) and its rate, then publishes the same
-// messages to copies of the two streams and returns both rates in msgs/s.
+// DBT_METADATA, puts on DBT_ASSETS, OpenLineage events on DBT_OPENLINEAGE)
+// and its rate, from the stored time of its first asset event to that of
+// its harvest event; then it publishes the same messages, in the same
+// order, to copies of the three streams and returns both rates in msgs/s.
 func publishRates(b *testing.B, js jetstream.JetStream, assets int) (norm, raw float64) {
 	ctx := b.Context()
 	evs, first, last := readStream(b, js, events.StreamMetadata, assets+1)
 	puts, _, _ := readStream(b, js, "KV_"+events.BucketAssets, assets)
+	lineage, _, _ := readStream(b, js, events.StreamOpenLineage, -1)
 	evs = evs[:len(evs)-1] // the harvest event
-	norm = float64(len(evs)+len(puts)) / last.Sub(first).Seconds()
+	norm = float64(len(evs)+len(puts)+len(lineage)) / last.Sub(first).Seconds()
 
 	for _, s := range []struct{ from, to, subj string }{
 		{events.StreamMetadata, "BENCH_RAW_EVENTS", "bench.events.>"},
 		{"KV_" + events.BucketAssets, "BENCH_RAW_KV", "bench.kv.>"},
+		{events.StreamOpenLineage, "BENCH_RAW_OL", "bench.ol.>"},
 	} {
 		st, err := js.Stream(ctx, s.from)
 		if err != nil {
@@ -177,7 +182,7 @@ func publishRates(b *testing.B, js jetstream.JetStream, assets int) (norm, raw f
 			b.Fatal(err)
 		}
 	}
-	msgs := make([]*nats.Msg, 0, len(evs)+len(puts))
+	msgs := make([]*nats.Msg, 0, len(evs)+len(puts)+len(lineage))
 	for i := range max(len(evs), len(puts)) {
 		if i < len(evs) {
 			msgs = append(msgs, &nats.Msg{Subject: "bench.events." + evs[i].Subject, Data: evs[i].Data, Header: evs[i].Header})
@@ -185,6 +190,9 @@ func publishRates(b *testing.B, js jetstream.JetStream, assets int) (norm, raw f
 		if i < len(puts) {
 			msgs = append(msgs, &nats.Msg{Subject: "bench.kv." + puts[i].Subject, Data: puts[i].Data, Header: puts[i].Header})
 		}
+	}
+	for _, m := range lineage {
+		msgs = append(msgs, &nats.Msg{Subject: "bench.ol." + m.Subject, Data: m.Data, Header: m.Header})
 	}
 	start := time.Now()
 	for _, m := range msgs {
@@ -200,9 +208,16 @@ func publishRates(b *testing.B, js jetstream.JetStream, assets int) (norm, raw f
 	return norm, float64(len(msgs)) / time.Since(start).Seconds()
 }
 
-// readStream reads want messages of a stream from its start, and the stored
-// times of the first and the last.
+// readStream reads want messages of a stream from its start (all it holds
+// when want < 0), and the stored times of the first and the last.
 func readStream(b *testing.B, js jetstream.JetStream, stream string, want int) (msgs []*nats.Msg, first, last time.Time) {
+	if want < 0 {
+		s, err := js.Stream(b.Context(), stream)
+		if err != nil {
+			b.Fatal(err)
+		}
+		want = int(s.CachedInfo().State.Msgs)
+	}
 	cons, err := js.OrderedConsumer(b.Context(), stream, jetstream.OrderedConsumerConfig{})
 	if err != nil {
 		b.Fatal(err)

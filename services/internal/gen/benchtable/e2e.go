@@ -69,8 +69,8 @@ func printE2E(w io.Writer, rows e2eRows) {
 		}
 		fmt.Fprintln(w, "\ne2e: one signed webhook to harvest.completed stored (targets: 1k <= 2 s, 20k <= 30 s, fsync always);")
 		fmt.Fprintln(w, "fetch: webhook to the normalizer's start; norm: the harvest's own time; ratio: the normalizer's publish")
-		fmt.Fprintln(w, "rate (asset events and DBT_ASSETS puts) over raw async publishing of the same messages in the same run")
-		fmt.Fprintln(w, "(target >= 0.8x).")
+		fmt.Fprintln(w, "rate (asset events, DBT_ASSETS puts, OpenLineage events) over raw async publishing of the same messages")
+		fmt.Fprintln(w, "in the same order in the same run (target >= 0.8x).")
 	}
 	if r, ok := rows[0]["receiver"]; ok {
 		fmt.Fprintln(w)
