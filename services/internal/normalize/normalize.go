@@ -34,6 +34,14 @@ type Options struct {
 	Ref events.RunRef
 	// IncludeCode keeps raw and compiled code on the assets.
 	IncludeCode bool
+	// Prepare, when set, is called once per asset on the goroutines that
+	// build the assets (one per CPU, concurrently, in no order) before the
+	// asset is emitted; what it returns is the emit call's
+	// Encoded.Prepared. It is where a caller's per-asset work runs in
+	// parallel, leaving emit (called in manifest order, one at a time) the
+	// work that needs order. Its Encoded.JSON stays valid until that emit
+	// call returns. An error stops the normalization like emit's.
+	Prepare func(Encoded) (any, error)
 }
 
 // Summary is what a normalization produced; it feeds the harvest.completed event.
@@ -55,6 +63,8 @@ type Encoded struct {
 	// JSON is the asset event's data (an events.Asset). It is valid only
 	// until the emit call returns.
 	JSON []byte
+	// Prepared is what Options.Prepare returned for the asset; nil without.
+	Prepared any
 }
 
 // Asset decodes the asset.

@@ -23,8 +23,9 @@ type scratch struct {
 // order. It does not scan the manifest a second time: the first pass noted
 // where every entry is, so a reader goroutine copies the entries' bytes
 // into batches, one builder goroutine per CPU splits each entry into its
-// members and writes its asset's JSON, and the caller's goroutine emits the
-// batches in order. Pass two only reads the normalizer's state; the
+// members and writes its asset's JSON (then calls Options.Prepare on each
+// of the batch's assets), and the caller's goroutine emits the batches in
+// order. Pass two only reads the normalizer's state; the
 // summary's counts are updated where emit is called.
 func (n *normalizer) pass2(ctx context.Context, r io.Reader, emit func(Encoded) error) error {
 	ctx, cancel := context.WithCancel(ctx)
@@ -76,10 +77,11 @@ const batchBytes = 16 << 10
 type batch struct {
 	raw     []byte
 	entries []batchEntry
-	out     []byte
-	outEnds []int
-	types   []string
-	err     error
+	out      []byte
+	outEnds  []int
+	types    []string
+	prepared []any // Options.Prepare's, per asset
+	err      error
 	done    chan struct{} // a builder is done with the batch
 }
 
@@ -91,6 +93,8 @@ type batchEntry struct {
 func (b *batch) reset() {
 	b.raw, b.entries = b.raw[:0], b.entries[:0]
 	b.out, b.outEnds, b.types, b.err = b.out[:0], b.outEnds[:0], b.types[:0], nil
+	clear(b.prepared) // drop the last run's values for the collector
+	b.prepared = b.prepared[:0]
 }
 
 // readBatches is pass two's reader: it copies each entry's bytes from where
@@ -170,6 +174,20 @@ func (n *normalizer) build(sc *scratch, b *batch) {
 		b.outEnds = append(b.outEnds, len(b.out))
 		b.types = append(b.types, typ)
 	}
+	if n.opts.Prepare == nil {
+		return
+	}
+	start := 0
+	for i, end := range b.outEnds {
+		key := n.ids[n.entries[b.entries[i].at].node]
+		p, err := n.opts.Prepare(Encoded{UniqueID: key, ResourceType: b.types[i], JSON: b.out[start:end:end]})
+		if err != nil {
+			b.err = fmt.Errorf("normalize: prepare %s: %w", key, err)
+			return
+		}
+		b.prepared = append(b.prepared, p)
+		start = end
+	}
 }
 
 // emitBatch emits a built batch's assets in order.
@@ -180,7 +198,11 @@ func (n *normalizer) emitBatch(b *batch, emit func(Encoded) error) error {
 	start := 0
 	for i, end := range b.outEnds {
 		key := n.ids[n.entries[b.entries[i].at].node]
-		if err := emit(Encoded{UniqueID: key, ResourceType: b.types[i], JSON: b.out[start:end:end]}); err != nil {
+		e := Encoded{UniqueID: key, ResourceType: b.types[i], JSON: b.out[start:end:end]}
+		if i < len(b.prepared) {
+			e.Prepared = b.prepared[i]
+		}
+		if err := emit(e); err != nil {
 			return fmt.Errorf("normalize: emit %s: %w", key, err)
 		}
 		start = end

@@ -159,9 +159,9 @@ func (n *Normalizer) Harvest(ctx context.Context, fetched events.ArtifactsFetche
 	if !n.NoOpenLineage {
 		pub.lineage = &openlineage.Collector{}
 	}
-	// Code is read for the OpenLineage SQL facet too; emit drops it from the
-	// asset events unless IncludeCode.
-	sum, err := normalize.JSON(ctx, in, normalize.Options{Ref: ref, IncludeCode: n.IncludeCode || pub.lineage != nil}, pub.emit)
+	// Code is read for the OpenLineage SQL facet too; prepare drops it from
+	// the asset events unless IncludeCode.
+	sum, err := normalize.JSON(ctx, in, normalize.Options{Ref: ref, IncludeCode: n.IncludeCode || pub.lineage != nil, Prepare: pub.prepare}, pub.emit)
 	if err != nil {
 		err = fmt.Errorf("normalize run %d: %w", ref.RunID, err)
 		if retry.IsPermanent(err) {

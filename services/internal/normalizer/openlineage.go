@@ -12,20 +12,6 @@ import (
 	"github.com/dbt-harvester/harvester/services/internal/retry"
 )
 
-// collectLineage keeps what the OpenLineage events need of an asset (its
-// JSON as normalized, with its code).
-func (p *assetPublisher) collectLineage(a normalize.Encoded) error {
-	if !openlineage.Wants(a.ResourceType) {
-		return nil
-	}
-	asset, err := a.Asset()
-	if err != nil {
-		return err
-	}
-	p.lineage.Add(asset)
-	return nil
-}
-
 // withoutCode is an asset's JSON without raw_code and compiled_code: the
 // normalizer always reads the code, for the OpenLineage SQL facet, and
 // asset events carry it only with IncludeCode. A new slice.

@@ -216,56 +216,102 @@ type assetPublisher struct {
 // maxAsset leaves room for the CloudEvent envelope and headers under 1 MiB.
 const maxAsset = publish.MaxPayload - 64<<10
 
-func (p *assetPublisher) emit(a normalize.Encoded) error {
-	ctx := context.Background() // the batch's waits are bounded by JetStream's own timeouts
-	if p.lineage != nil {
-		if err := p.collectLineage(a); err != nil {
-			return err
+// preparedAsset is an asset's events, made by prepare on the builders.
+type preparedAsset struct {
+	key     string        // in DBT_ASSETS
+	change  string        // new, changed or unchanged
+	lineage *events.Asset // what the OpenLineage events need; nil when off or not wanted
+	data    []byte        // the asset with its state: the event's data and the KV value
+	event   *nats.Msg     // nil when data is over maxAsset (emit offloads it)
+	put     *nats.Msg
+}
+
+// prepare is normalize.Options.Prepare: everything an asset's events need
+// that does not depend on the order of the assets, on the normalizer's
+// builder goroutines (one per CPU): decoding for OpenLineage, dropping
+// code, hashing, the change against the previous state (read only here),
+// the event's encoding.
+func (p *assetPublisher) prepare(a normalize.Encoded) (any, error) {
+	out := &preparedAsset{key: KVKey(p.ref, a.UniqueID)}
+	if p.lineage != nil && openlineage.Wants(a.ResourceType) {
+		asset, err := openlineage.DecodeAsset(a.JSON)
+		if err != nil {
+			return nil, err
 		}
+		out.lineage = &asset
 	}
 	if p.lineage != nil && !p.n.IncludeCode {
 		var err error
 		if a.JSON, err = withoutCode(a.JSON); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	key := KVKey(p.ref, a.UniqueID)
-	p.seen[key] = true
 	cur, res, err := hashFields(a.JSON)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	change, changed := "unchanged", []string(nil)
-	prev, existed := p.prev[key]
+	var changed []string
+	prev, existed := p.prev[out.key]
 	switch changed = changedFields(prev.hashes, cur); {
 	case !existed:
-		change, changed = "new", nil
+		out.change, changed = "new", nil
 	case len(changed) > 0:
-		change = "changed"
+		out.change = "changed"
+	default:
+		out.change = "unchanged"
 	}
-	p.changes[change]++
 	last := lastResult{carried: prev.lastResult}
 	if res.result != nil {
 		last = lastResult{result: res.result, runID: p.ref.RunID, at: p.at}
 	}
-	data := withState(a.JSON, last, change, changed)
-	if len(data) > maxAsset {
-		if data, err = p.offload(ctx, a.UniqueID, data); err != nil {
-			return err
-		}
+	out.data = withState(a.JSON, last, out.change, changed)
+	if len(out.data) > maxAsset {
+		return out, nil // emit stores it in the object store first
 	}
-	// data is this asset's own slice (withChange or offload made it), so the
+	return out, p.encode(out, a)
+}
+
+// encode makes the asset's event and KV put from its data.
+func (p *assetPublisher) encode(out *preparedAsset, a normalize.Encoded) error {
+	// data is this asset's own slice (withState or offload made it), so the
 	// event may keep it.
-	m, err := events.NewAssetHarvestedJSON(p.ref, p.gen, a.UniqueID, a.ResourceType, data, p.n.now(), p.trace)
+	m, err := events.NewAssetHarvestedJSON(p.ref, p.gen, a.UniqueID, a.ResourceType, out.data, p.n.now(), p.trace)
 	if err != nil {
 		return err
 	}
-	if err := p.batch.Add(ctx, m); err != nil {
+	if out.event, err = publish.Msg(m); err != nil {
 		return err
 	}
-	put := nats.NewMsg("$KV." + events.BucketAssets + "." + key)
-	put.Data = data
-	return p.puts.AddMsg(ctx, put)
+	out.put = nats.NewMsg("$KV." + events.BucketAssets + "." + out.key)
+	out.put.Data = out.data
+	return nil
+}
+
+// emit publishes a prepared asset's event and KV put, in manifest order.
+func (p *assetPublisher) emit(a normalize.Encoded) error {
+	ctx := context.Background() // the batch's waits are bounded by JetStream's own timeouts
+	out, ok := a.Prepared.(*preparedAsset)
+	if !ok {
+		return fmt.Errorf("asset %s was not prepared", a.UniqueID)
+	}
+	p.seen[out.key] = true
+	p.changes[out.change]++
+	if out.lineage != nil {
+		p.lineage.Add(*out.lineage)
+	}
+	if out.event == nil {
+		var err error
+		if out.data, err = p.offload(ctx, a.UniqueID, out.data); err != nil {
+			return err
+		}
+		if err := p.encode(out, a); err != nil {
+			return err
+		}
+	}
+	if err := p.batch.AddMsg(ctx, out.event); err != nil {
+		return err
+	}
+	return p.puts.AddMsg(ctx, out.put)
 }
 
 // lastResult is how an asset's last_result is written: from this run's

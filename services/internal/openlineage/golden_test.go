@@ -103,38 +103,49 @@ func firstDiff(got, want string) string {
 	}
 }
 
+const ol = "openlineage/integration/common/tests/dbt/"
+
+// corpusCases are real dbt projects' artifacts (OpenLineage's own dbt
+// integration tests among them), under the corpus root.
+var corpusCases = []corpusCase{
+	{ol + "catalog/target/manifest.json", ol + "catalog/target/run_results.json", ol + "catalog/target/catalog.json"},
+	{ol + "build/target/manifest.json", ol + "build/target/run_results.json", ""},
+	{ol + "spark/thrift/target/manifest.json", ol + "spark/thrift/target/run_results.json", ol + "spark/thrift/target/catalog.json"},
+	{ol + "compiled_code/target/manifest.json", ol + "compiled_code/target/run_results.json", ""},
+	{ol + "singular_test/target/manifest.json", ol + "singular_test/target/run_results.json", ""},
+	{"dbt-artifacts-parser/tests/resources/manifest/v12/jaffle_shop/manifest_1.12.json",
+		"dbt-artifacts-parser/tests/resources/run_results/v6/jaffle_shop/run_results_1.12.json",
+		"dbt-artifacts-parser/tests/resources/catalog/v1/jaffle_shop/catalog_1.12.json"},
+	{"tap-dbt-artifacts/target/manifest.json", "tap-dbt-artifacts/target/run_results.json", "tap-dbt-artifacts/target/catalog.json"},
+}
+
+type corpusCase struct{ manifest, runResults, catalog string }
+
+// input opens the case's artifacts under root.
+func (c corpusCase) input(t *testing.T, root string) normalize.Input {
+	t.Helper()
+	read := func(rel string) io.Reader {
+		if rel == "" {
+			return nil
+		}
+		b, err := os.ReadFile(filepath.Join(root, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bytes.NewReader(b)
+	}
+	return normalize.Input{Manifest: read(c.manifest), RunResults: read(c.runResults), Catalog: read(c.catalog)}
+}
+
 // TestCorpusEventsValidate: the events of real dbt projects' artifacts
 // (OpenLineage's own dbt integration tests among them) validate against the
 // spec, and every executed node has its START and its end.
 func TestCorpusEventsValidate(t *testing.T) {
 	root := corpus.Artifacts(t)
-	const ol = "openlineage/integration/common/tests/dbt/"
-	cases := []struct{ manifest, runResults, catalog string }{
-		{ol + "catalog/target/manifest.json", ol + "catalog/target/run_results.json", ol + "catalog/target/catalog.json"},
-		{ol + "build/target/manifest.json", ol + "build/target/run_results.json", ""},
-		{ol + "spark/thrift/target/manifest.json", ol + "spark/thrift/target/run_results.json", ol + "spark/thrift/target/catalog.json"},
-		{ol + "compiled_code/target/manifest.json", ol + "compiled_code/target/run_results.json", ""},
-		{ol + "singular_test/target/manifest.json", ol + "singular_test/target/run_results.json", ""},
-		{"dbt-artifacts-parser/tests/resources/manifest/v12/jaffle_shop/manifest_1.12.json",
-			"dbt-artifacts-parser/tests/resources/run_results/v6/jaffle_shop/run_results_1.12.json",
-			"dbt-artifacts-parser/tests/resources/catalog/v1/jaffle_shop/catalog_1.12.json"},
-		{"tap-dbt-artifacts/target/manifest.json", "tap-dbt-artifacts/target/run_results.json", "tap-dbt-artifacts/target/catalog.json"},
-	}
 	v := newSpecValidator(t)
-	for _, c := range cases {
+	for _, c := range corpusCases {
 		t.Run(strings.Split(c.manifest, "/")[0]+"/"+filepath.Base(filepath.Dir(filepath.Dir(c.manifest))), func(t *testing.T) {
-			read := func(rel string) io.Reader {
-				if rel == "" {
-					return nil
-				}
-				b, err := os.ReadFile(filepath.Join(root, rel))
-				if err != nil {
-					t.Fatal(err)
-				}
-				return bytes.NewReader(b)
-			}
-			in := normalize.Input{Manifest: read(c.manifest), RunResults: read(c.runResults), Catalog: read(c.catalog)}
-			evs, _, _, err := FromArtifacts(t.Context(), in, Harvest{Generation: 1}, Options{DatasetNamespace: "postgres://db:5432"})
+			evs, _, _, err := FromArtifacts(t.Context(), c.input(t, root), Harvest{Generation: 1}, Options{DatasetNamespace: "postgres://db:5432"})
 			if err != nil {
 				t.Fatal(err)
 			}

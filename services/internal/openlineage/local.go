@@ -20,7 +20,7 @@ func FromArtifacts(ctx context.Context, in normalize.Input, h Harvest, opts Opti
 		if !Wants(e.ResourceType) {
 			return nil
 		}
-		a, err := e.Asset()
+		a, err := DecodeAsset(e.JSON)
 		if err != nil {
 			return err
 		}

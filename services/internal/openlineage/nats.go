@@ -3,7 +3,10 @@ package openlineage
 import (
 	"encoding/json"
 	"fmt"
+	"runtime"
+	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -18,37 +21,56 @@ import (
 // attributes, same data), with the headers publish.Msg sets, written
 // directly rather than through the CloudEvents SDK, which compacts each
 // event's data twice more (a harvest of 1,000 models has 10,000 events).
-// Notes say which events were cut to fit a message (see Fit).
+// Notes say which events were cut to fit a message (see Fit). The events
+// are encoded on every CPU.
 func Messages(ref events.RunRef, generation int, evs []Event, tr events.Trace) ([]*nats.Msg, []string, error) {
 	subject := events.OpenLineageSubject(ref)
-	out := make([]*nats.Msg, 0, len(evs))
-	var notes []string
-	for _, e := range evs {
-		data, note, at, node, err := prepare(e)
+	out, notes := make([]*nats.Msg, len(evs)), make([]string, len(evs))
+	workers := max(1, min(runtime.GOMAXPROCS(0), len(evs)/256))
+	errs := make([]error, workers)
+	per := (len(evs) + workers - 1) / workers
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w * per; i < min((w+1)*per, len(evs)); i++ {
+				if out[i], notes[i], errs[w] = message(ref, generation, subject, evs[i], tr); errs[w] != nil {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	notes = slices.DeleteFunc(notes, func(n string) bool { return n == "" })
+	for _, err := range errs { // the first event's error
 		if err != nil {
 			return nil, notes, err
 		}
-		if note != "" {
-			notes = append(notes, note)
-		}
-		id := events.OpenLineageID(ref, max(generation, 1), node, e.RunEvent.EventType)
-		body := envelope(id, ref, e.RunEvent.Job.Name, at, tr, data)
-		if len(body) > publish.MaxPayload-4096 {
-			return nil, notes, fmt.Errorf("openlineage: event %s is %d bytes: %w", id, len(body), publish.ErrTooLarge)
-		}
-		msg := nats.NewMsg(subject)
-		msg.Data = body
-		msg.Header.Set("Content-Type", events.ContentType)
-		msg.Header.Set(jetstream.MsgIDHeader, id)
-		if tr.Parent != "" {
-			msg.Header.Set(events.ExtTraceParent, tr.Parent)
-			if tr.State != "" {
-				msg.Header.Set(events.ExtTraceState, tr.State)
-			}
-		}
-		out = append(out, msg)
 	}
 	return out, notes, nil
+}
+
+// message is one event's message, and its note when it was cut to fit.
+func message(ref events.RunRef, generation int, subject string, e Event, tr events.Trace) (*nats.Msg, string, error) {
+	data, note, at, node, err := prepare(e)
+	if err != nil {
+		return nil, "", err
+	}
+	id := events.OpenLineageID(ref, max(generation, 1), node, e.RunEvent.EventType)
+	body := envelope(id, ref, e.RunEvent.Job.Name, at, tr, data)
+	if len(body) > publish.MaxPayload-4096 {
+		return nil, note, fmt.Errorf("openlineage: event %s is %d bytes: %w", id, len(body), publish.ErrTooLarge)
+	}
+	msg := nats.NewMsg(subject)
+	msg.Data = body
+	msg.Header.Set("Content-Type", events.ContentType)
+	msg.Header.Set(jetstream.MsgIDHeader, id)
+	if tr.Parent != "" {
+		msg.Header.Set(events.ExtTraceParent, tr.Parent)
+		if tr.State != "" {
+			msg.Header.Set(events.ExtTraceState, tr.State)
+		}
+	}
+	return msg, note, nil
 }
 
 // prepare is what an event's message is made of: its data cut to fit a
