@@ -75,14 +75,14 @@ const batchBytes = 16 << 10
 
 // batch is a run of manifest entries and, once built, their assets.
 type batch struct {
-	raw     []byte
-	entries []batchEntry
+	raw      []byte
+	entries  []batchEntry
 	out      []byte
 	outEnds  []int
 	types    []string
 	prepared []any // Options.Prepare's, per asset
 	err      error
-	done    chan struct{} // a builder is done with the batch
+	done     chan struct{} // a builder is done with the batch
 }
 
 type batchEntry struct {
