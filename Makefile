@@ -39,8 +39,9 @@ chaos:
 ## bench: the normalizer against plain encoding/json decoding into a map, on generated projects of
 ## 1k and 10k models (and 50k, a 1 GB manifest, with HARVESTER_BENCH_LARGE=1 or make bench-large),
 ## each generated once per run into a temp dir; then `harvester serve` end to end (one signed webhook
-## to harvest.completed, 1k models, and 20k with HARVESTER_BENCH_LARGE=1; fsync on and off; the publish
-## ratio against raw async publishing) and the receiver against a naive handler under a bounded load.
+## to harvest.completed, 1k models, and 20k with HARVESTER_BENCH_LARGE=1; fsync on and off; the same
+## messages published raw (async), through the normalizer's publish path, and by the harvest itself,
+## as ratios) and the receiver against a naive handler under a bounded load.
 ## Prints the tables (figures, not pass/fail).
 BENCHTIME ?= 5x
 E2E_BENCHTIME ?= 3x

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dbt-harvester/harvester/events"
@@ -29,12 +30,14 @@ func (f *Fetcher) collect(ctx context.Context, client *dbtcloud.Client, sink Sin
 		Artifacts: []events.StoredArtifact{}, Absent: []events.AbsentArtifact{}, Warnings: []string{},
 	}
 	var results []checked
-	for _, want := range Plan(run) {
+	wants := Plan(run)
+	got := f.storeAll(ctx, client, sink, run, wants)
+	for i, want := range wants {
 		if want.AbsentReason != "" {
 			out.Absent = append(out.Absent, events.AbsentArtifact{Name: want.Name, Step: want.Step, Reason: want.AbsentReason})
 			continue
 		}
-		stored, info, err := f.storeWant(ctx, client, sink, run, want)
+		stored, info, err := got[i].stored, got[i].info, got[i].err
 		switch {
 		case err == nil:
 			if stored.Command == "" && info.Which != "" {
@@ -59,6 +62,39 @@ func (f *Fetcher) collect(ctx context.Context, client *dbtcloud.Client, sink Sin
 	out.Warnings = append(out.Warnings, checkResults(results)...)
 	out.FetchedAt = f.now().UTC()
 	return out, nil
+}
+
+// Downloads is how many of a run's artifacts the fetcher downloads at once.
+const Downloads = 3
+
+// download is what storing one wanted artifact gave.
+type download struct {
+	stored events.StoredArtifact
+	info   inspection
+	err    error
+}
+
+// storeAll stores the wanted artifacts that are not known absent, Downloads
+// at a time (the manifest first, as Plan lists it): with dbt Cloud a
+// download is mostly waiting on the network, and a large project's catalog
+// need not wait for its manifest. The results are in wants' order.
+func (f *Fetcher) storeAll(ctx context.Context, client *dbtcloud.Client, sink Sink, run dbtcloud.Run, wants []Want) []download {
+	out := make([]download, len(wants))
+	slots := make(chan struct{}, Downloads)
+	var wg sync.WaitGroup
+	for i, want := range wants {
+		if want.AbsentReason != "" {
+			continue
+		}
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			s, info, err := f.storeWant(ctx, client, sink, run, want)
+			out[i] = download{s, info, err}
+		})
+	}
+	wg.Wait()
+	return out
 }
 
 // storeWant stores want from its step, or from its fallback steps in turn

@@ -154,7 +154,7 @@ func (n *Normalizer) Harvest(ctx context.Context, fetched events.ArtifactsFetche
 		return events.HarvestCompleted{}, err
 	}
 	pub := &assetPublisher{n: n, ref: ref, gen: fetched.Generation, prev: prev, seen: map[string]bool{}, trace: trace,
-		batch: n.batch(ctx, events.StreamMetadata), puts: n.batch(ctx, "KV_"+events.BucketAssets), changes: map[string]int{},
+		batch: n.Batch(ctx, events.StreamMetadata), puts: n.Batch(ctx, "KV_"+events.BucketAssets), changes: map[string]int{},
 		at: resultTime(fetched.Run, started)}
 	if !n.NoOpenLineage {
 		pub.lineage = &openlineage.Collector{}
@@ -227,10 +227,11 @@ func resultTime(run events.RunFacts, harvested time.Time) []byte {
 	return b
 }
 
-// batch is how the harvest publishes to stream: in atomic batches when
+// Batch is how a harvest publishes to stream: in atomic batches when
 // n.Atomic is set and the stream allows them, else one message at a time,
-// both with a sliding window.
-func (n *Normalizer) batch(ctx context.Context, stream string) *publish.Batch {
+// both with a sliding window. (Exported for the benchmark that compares
+// this publish path with raw async publishing.)
+func (n *Normalizer) Batch(ctx context.Context, stream string) *publish.Batch {
 	if n.Atomic {
 		if s, err := n.JS.Stream(ctx, stream); err == nil && s.CachedInfo().Config.AllowAtomicPublish {
 			return publish.NewAtomicBatch(n.JS, publish.MaxAtomicBatch, 4)

@@ -10,6 +10,7 @@ import (
 	"github.com/dbt-harvester/harvester/services/internal/normalize"
 	"github.com/dbt-harvester/harvester/services/internal/openlineage"
 	"github.com/dbt-harvester/harvester/services/internal/retry"
+	"github.com/nats-io/nats.go"
 )
 
 // withoutCode is an asset's JSON without raw_code and compiled_code: the
@@ -46,20 +47,24 @@ func (n *Normalizer) publishLineage(ctx context.Context, fetched events.Artifact
 	if sum.Project != nil {
 		h.InvocationID = sum.Project.InvocationID
 	}
-	evs, warnings := openlineage.Build(h, c, n.OpenLineage)
-	for _, w := range warnings {
+	plan := openlineage.NewPlan(h, c, n.OpenLineage)
+	for _, w := range plan.Warnings() {
 		n.log().Warn(w, "account", fetched.Run.AccountID, "environment", fetched.Run.EnvironmentID)
 	}
 	ref := fetched.Run.RunRef
-	msgs, notes, err := openlineage.Messages(ref, fetched.Generation, evs, trace)
-	if err != nil {
+	// Built and encoded on every CPU while published; an encoding error is
+	// permanent (an event over the message limit even when cut).
+	batch := n.Batch(ctx, events.StreamOpenLineage) // atomic batches when the server fsyncs each write, as the assets
+	var pubErr error
+	notes, err := openlineage.EachMessage(ref, fetched.Generation, plan.Len(), plan.Event, trace, func(m *nats.Msg) error {
+		pubErr = batch.AddMsg(ctx, m)
+		return pubErr
+	})
+	switch {
+	case pubErr != nil:
+		return nil, pubErr
+	case err != nil:
 		return nil, retry.Permanent(err)
-	}
-	batch := n.batch(ctx, events.StreamOpenLineage) // atomic batches when the server fsyncs each write, as the assets
-	for _, m := range msgs {
-		if err := batch.AddMsg(ctx, m); err != nil {
-			return nil, err
-		}
 	}
 	if err := batch.Wait(ctx); err != nil {
 		return nil, err

@@ -47,7 +47,7 @@ func BenchmarkBuild(b *testing.B) {
 		c := &Collector{}
 		for _, e := range encoded {
 			if Wants(e.ResourceType) {
-				a, err := e.Asset()
+				a, err := DecodeAsset(e.JSON)
 				if err != nil {
 					b.Fatal(err)
 				}

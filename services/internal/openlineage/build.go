@@ -51,33 +51,75 @@ type Event struct {
 // before its end), then the parent's COMPLETE, FAIL or ABORT. Warnings say
 // what could not be named as configured (a warehouse namespace not set).
 func Build(h Harvest, c *Collector, opts Options) ([]Event, []string) {
-	b := newBuilder(h, c, opts)
-	parentStart, parentEnd := b.parentTimes()
-	out := []Event{{RunEvent: b.parentEvent(Start, parentStart)}}
-	type timed struct {
-		at  time.Time
-		seq int
-		ev  Event
+	p := NewPlan(h, c, opts)
+	out := make([]Event, p.Len())
+	for i := range out {
+		out[i] = p.Event(i)
 	}
-	var nodes []timed
+	return out, p.Warnings()
+}
+
+// Plan is Build's events, in Build's order, each built when asked for: a
+// harvest of 20,000 models has 200,000 events, which EachMessage builds,
+// encodes and lets go of chunk by chunk on every CPU rather than hold.
+type Plan struct {
+	b                       *builder
+	parentStart, parentEnd  time.Time
+	keys                    []timed // the nodes' events in order
+	parentFirst, parentLast RunEvent
+}
+
+// timed is a node's event in a Plan: seq is 2i for executed node i's START,
+// 2i+1 for its end.
+type timed struct {
+	at  time.Time
+	seq int
+}
+
+// NewPlan orders a harvest's events (Build's order) without building the
+// nodes' ones.
+func NewPlan(h Harvest, c *Collector, opts Options) *Plan {
+	p := &Plan{b: newBuilder(h, c, opts)}
+	p.parentStart, p.parentEnd = p.b.parentTimes()
+	p.parentFirst = p.b.parentEvent(Start, p.parentStart)
+	p.keys = make([]timed, 0, 2*len(c.executed))
 	for i, n := range c.executed {
-		start, end := b.nodeTimes(n, parentStart)
-		nodes = append(nodes,
-			timed{start, 2 * i, Event{n.uniqueID, b.nodeEvent(n, Start, start)}},
-			timed{end, 2*i + 1, Event{n.uniqueID, b.nodeEvent(n, nodeState(n), end)}})
+		start, end := p.b.nodeTimes(n, p.parentStart)
+		p.keys = append(p.keys, timed{start, 2 * i}, timed{end, 2*i + 1})
 	}
-	slices.SortStableFunc(nodes, func(x, y timed) int {
+	slices.SortFunc(p.keys, func(x, y timed) int { // a node's START before its end when they tie
 		if c := x.at.Compare(y.at); c != 0 {
 			return c
 		}
 		return cmp.Compare(x.seq, y.seq)
 	})
-	for _, t := range nodes {
-		out = append(out, t.ev)
-	}
-	out = append(out, Event{RunEvent: b.parentEvent(b.parentState(), parentEnd)})
-	return out, b.warnings
+	p.parentLast = p.b.parentEvent(p.b.parentState(), p.parentEnd)
+	return p
 }
+
+// Len is how many events the harvest has.
+func (p *Plan) Len() int { return len(p.keys) + 2 }
+
+// Event builds event i (0 <= i < Len); it is safe to call from several
+// goroutines at once (the plan is only read).
+func (p *Plan) Event(i int) Event {
+	switch i {
+	case 0:
+		return Event{RunEvent: p.parentFirst}
+	case len(p.keys) + 1:
+		return Event{RunEvent: p.parentLast}
+	}
+	k := p.keys[i-1]
+	n := p.b.c.executed[k.seq/2]
+	state := Start
+	if k.seq%2 == 1 {
+		state = nodeState(n)
+	}
+	return Event{Node: n.uniqueID, RunEvent: p.b.nodeEvent(n, state, k.at)}
+}
+
+// Warnings say what could not be named as configured.
+func (p *Plan) Warnings() []string { return p.b.warnings }
 
 type builder struct {
 	h        Harvest

@@ -1,6 +1,8 @@
 package openlineage
 
 import (
+	"bytes"
+
 	"github.com/dbt-harvester/harvester/events"
 )
 
@@ -13,7 +15,7 @@ func CloudEvents(ref events.RunRef, generation int, evs []Event, tr events.Trace
 	out := make([]events.Message, 0, len(evs))
 	var notes []string
 	for _, e := range evs {
-		data, note, at, node, err := prepare(e)
+		data, note, at, node, err := prepare(new(bytes.Buffer), e) // the message keeps data
 		if err != nil {
 			return nil, notes, err
 		}

@@ -17,8 +17,14 @@ const MaxRunEvent = publish.MaxPayload - 64<<10
 // Encode is the JSON of a RunEvent (HTML characters unescaped, so SQL reads
 // as written), without a trailing newline.
 func Encode(ev RunEvent) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
+	return encodeInto(new(bytes.Buffer), ev)
+}
+
+// encodeInto is Encode writing into buf (reset first): the bytes returned
+// are buf's, valid until its next use.
+func encodeInto(buf *bytes.Buffer, ev RunEvent) ([]byte, error) {
+	buf.Reset()
+	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(ev); err != nil {
 		return nil, fmt.Errorf("openlineage: encode %s %s: %w", ev.Job.Name, ev.EventType, err)
@@ -33,7 +39,13 @@ func Encode(ev RunEvent) ([]byte, error) {
 // facets, every dataset facet, and last the SQL facet. The note returned
 // says what was cut ("" when nothing was).
 func Fit(ev RunEvent, limit int) ([]byte, string, error) {
-	b, err := Encode(ev)
+	return fitInto(new(bytes.Buffer), ev, limit)
+}
+
+// fitInto is Fit encoding into buf: the bytes returned are buf's, valid
+// until its next use.
+func fitInto(buf *bytes.Buffer, ev RunEvent, limit int) ([]byte, string, error) {
+	b, err := encodeInto(buf, ev)
 	if err != nil || len(b) <= limit {
 		return b, "", err
 	}
@@ -114,7 +126,7 @@ func Fit(ev RunEvent, limit int) ([]byte, string, error) {
 			continue
 		}
 		cut = append(cut, s.what)
-		if b, err = Encode(ev); err != nil || len(b) <= limit {
+		if b, err = encodeInto(buf, ev); err != nil || len(b) <= limit {
 			return b, note(ev, size, cut), err
 		}
 	}

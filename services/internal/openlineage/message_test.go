@@ -2,13 +2,18 @@ package openlineage
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/dbt-harvester/harvester/events"
+	"github.com/dbt-harvester/harvester/services/internal/gen"
+	"github.com/dbt-harvester/harvester/services/internal/normalize"
 	"github.com/dbt-harvester/harvester/services/internal/publish"
 )
 
@@ -184,5 +189,52 @@ func TestMessagesAreTheCloudEvents(t *testing.T) {
 				t.Errorf("message %d: subject %s headers %v, want %s %v", i, msgs[i].Subject, msgs[i].Header, want.Subject, want.Header)
 			}
 		}
+	}
+}
+
+// TestEachMessage: on a project with many chunks of events (a Plan's,
+// built and encoded on every CPU), the messages are Build's events in
+// order, and fn's error stops it at once.
+func TestEachMessage(t *testing.T) {
+	h := smallHarvest()
+	c := &Collector{}
+	if _, err := normalize.JSON(t.Context(), genInput(t, gen.DefaultOptions(100)), normalize.Options{IncludeCode: true}, func(e normalize.Encoded) error {
+		a, err := DecodeAsset(e.JSON)
+		c.Add(a)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	plan := NewPlan(h, c, smallOptions)
+	evs, _ := Build(h, c, smallOptions)
+	if len(evs) < 3*eachChunk || plan.Len() != len(evs) {
+		t.Fatalf("%d events, want several chunks' worth", len(evs))
+	}
+	ces, _, err := CloudEvents(h.Run.RunRef, 1, evs, events.Trace{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	if _, err := EachMessage(h.Run.RunRef, 1, plan.Len(), plan.Event, events.Trace{}, func(m *nats.Msg) error { // built on every CPU
+		ids = append(ids, m.Header.Get(jetstream.MsgIDHeader))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i, ce := range ces {
+		if i >= len(ids) || ids[i] != ce.Event.ID() {
+			t.Fatalf("message %d is not event %s (%d messages)", i, ce.Event.ID(), len(ids))
+		}
+	}
+	stop := errors.New("backend gone")
+	calls := 0
+	_, err = EachMessage(h.Run.RunRef, 1, len(evs), func(i int) Event { return evs[i] }, events.Trace{}, func(*nats.Msg) error {
+		if calls++; calls == eachChunk+7 {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) || calls != eachChunk+7 {
+		t.Errorf("EachMessage with fn failing at call %d = %v after %d calls, want %v at once", eachChunk+7, err, calls, stop)
 	}
 }

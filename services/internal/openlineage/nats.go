@@ -1,12 +1,11 @@
 package openlineage
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"runtime"
-	"slices"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -21,37 +20,93 @@ import (
 // attributes, same data), with the headers publish.Msg sets, written
 // directly rather than through the CloudEvents SDK, which compacts each
 // event's data twice more (a harvest of 1,000 models has 10,000 events).
-// Notes say which events were cut to fit a message (see Fit). The events
-// are encoded on every CPU.
+// Notes say which events were cut to fit a message (see Fit).
 func Messages(ref events.RunRef, generation int, evs []Event, tr events.Trace) ([]*nats.Msg, []string, error) {
-	subject := events.OpenLineageSubject(ref)
-	out, notes := make([]*nats.Msg, len(evs)), make([]string, len(evs))
-	workers := max(1, min(runtime.GOMAXPROCS(0), len(evs)/256))
-	errs := make([]error, workers)
-	per := (len(evs) + workers - 1) / workers
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for i := w * per; i < min((w+1)*per, len(evs)); i++ {
-				if out[i], notes[i], errs[w] = message(ref, generation, subject, evs[i], tr); errs[w] != nil {
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	notes = slices.DeleteFunc(notes, func(n string) bool { return n == "" })
-	for _, err := range errs { // the first event's error
-		if err != nil {
-			return nil, notes, err
-		}
+	out := make([]*nats.Msg, 0, len(evs))
+	notes, err := EachMessage(ref, generation, len(evs), func(i int) Event { return evs[i] }, tr, func(m *nats.Msg) error {
+		out = append(out, m)
+		return nil
+	})
+	if err != nil {
+		return nil, notes, err
 	}
 	return out, notes, nil
 }
 
-// message is one event's message, and its note when it was cut to fit.
-func message(ref events.RunRef, generation int, subject string, e Event, tr events.Trace) (*nats.Msg, string, error) {
-	data, note, at, node, err := prepare(e)
+// eachChunk is how many events a worker of EachMessage encodes at a time.
+const eachChunk = 256
+
+// EachMessage is Messages of the n events that event returns (Plan.Event:
+// it is called from several goroutines), calling fn with each message, in
+// order, as soon as it and those before it are encoded: the events are
+// built and encoded in chunks on every CPU while fn publishes those ready,
+// and none is held once published (a harvest of 20,000 models has 200,000
+// events). An event that cannot be encoded stops it with that error, after
+// fn had the events before it; so does fn's error.
+func EachMessage(ref events.RunRef, generation int, n int, event func(int) Event, tr events.Trace, fn func(*nats.Msg) error) ([]string, error) {
+	subject := events.OpenLineageSubject(ref)
+	type chunk struct {
+		msgs  []*nats.Msg
+		notes []string
+		err   error
+		done  chan struct{}
+	}
+	chunks := make([]chunk, (n+eachChunk-1)/eachChunk)
+	next := make(chan int, len(chunks)) // the chunks to encode, in order
+	for i := range chunks {
+		chunks[i].done = make(chan struct{})
+		next <- i
+	}
+	close(next)
+	stop := make(chan struct{})
+	defer close(stop)
+	for range max(1, min(runtime.GOMAXPROCS(0), len(chunks))) {
+		go func() {
+			buf := new(bytes.Buffer) // the worker's, for every event's encoding
+			for i := range next {
+				select {
+				case <-stop: // fn failed: no one reads the rest
+					return
+				default:
+				}
+				c := &chunks[i]
+				for j := i * eachChunk; j < min((i+1)*eachChunk, n); j++ {
+					m, note, err := message(buf, ref, generation, subject, event(j), tr)
+					if note != "" {
+						c.notes = append(c.notes, note)
+					}
+					if err != nil {
+						c.err = err
+						break
+					}
+					c.msgs = append(c.msgs, m)
+				}
+				close(c.done)
+			}
+		}()
+	}
+	var notes []string
+	for i := range chunks {
+		c := &chunks[i]
+		<-c.done
+		notes = append(notes, c.notes...)
+		for _, m := range c.msgs {
+			if err := fn(m); err != nil {
+				return notes, err
+			}
+		}
+		if c.err != nil {
+			return notes, c.err
+		}
+		c.msgs = nil // published: the batch holds what it still needs
+	}
+	return notes, nil
+}
+
+// message is one event's message, and its note when it was cut to fit;
+// the event is encoded in buf, then copied into the message.
+func message(buf *bytes.Buffer, ref events.RunRef, generation int, subject string, e Event, tr events.Trace) (*nats.Msg, string, error) {
+	data, note, at, node, err := prepare(buf, e)
 	if err != nil {
 		return nil, "", err
 	}
@@ -76,8 +131,8 @@ func message(ref events.RunRef, generation int, subject string, e Event, tr even
 // prepare is what an event's message is made of: its data cut to fit a
 // message (with the note saying what was cut), its time, and the node its
 // ID names ("run" for the dbt Cloud run itself).
-func prepare(e Event) (data []byte, note string, at time.Time, node string, err error) {
-	if data, note, err = Fit(e.RunEvent, MaxRunEvent); err != nil {
+func prepare(buf *bytes.Buffer, e Event) (data []byte, note string, at time.Time, node string, err error) {
+	if data, note, err = fitInto(buf, e.RunEvent, MaxRunEvent); err != nil {
 		return nil, "", at, "", err
 	}
 	if at, err = time.Parse(time.RFC3339Nano, e.RunEvent.EventTime); err != nil {

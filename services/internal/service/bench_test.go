@@ -23,6 +23,8 @@ import (
 	"github.com/dbt-harvester/harvester/services/internal/config"
 	"github.com/dbt-harvester/harvester/services/internal/devcloud"
 	"github.com/dbt-harvester/harvester/services/internal/gen"
+	"github.com/dbt-harvester/harvester/services/internal/normalizer"
+	"github.com/dbt-harvester/harvester/services/internal/publish"
 	"github.com/dbt-harvester/harvester/services/internal/service"
 	"github.com/dbt-harvester/harvester/services/internal/servicetest"
 )
@@ -74,7 +76,7 @@ func BenchmarkHarvest(b *testing.B) {
 }
 
 func benchHarvest(b *testing.B, dir string, fast bool) {
-	var e2e, fetch, norm, ratio, normRate, rawRate float64
+	var e2e, fetch, norm, ratio, normRate, rawRate, pathRate, pathRatio float64
 	var assets int
 	for b.Loop() {
 		r := harvestOnce(b, dir, fast)
@@ -84,6 +86,8 @@ func benchHarvest(b *testing.B, dir string, fast bool) {
 		normRate += r.normRate
 		rawRate += r.rawRate
 		ratio += r.normRate / r.rawRate
+		pathRate += r.pathRate
+		pathRatio += r.pathRate / r.rawRate
 		assets = r.assets
 	}
 	n := float64(b.N)
@@ -94,12 +98,15 @@ func benchHarvest(b *testing.B, dir string, fast bool) {
 	b.ReportMetric(normRate/n, "norm-msgs/s")
 	b.ReportMetric(rawRate/n, "raw-msgs/s")
 	b.ReportMetric(ratio/n, "publish-ratio")
+	b.ReportMetric(pathRate/n, "path-msgs/s")
+	b.ReportMetric(pathRatio/n, "path-ratio")
 }
 
 type harvestRun struct {
 	e2e, fetch, normalize time.Duration
 	assets                int
 	normRate, rawRate     float64
+	pathRate              float64
 }
 
 // harvestOnce starts a pipeline with a fresh store, delivers one webhook,
@@ -150,52 +157,33 @@ func harvestOnce(b *testing.B, dir string, fast bool) harvestRun {
 	}
 	r := harvestRun{e2e: e2e, assets: done.Assets, normalize: done.CompletedAt.Sub(done.StartedAt)}
 	r.fetch = e2e - r.normalize
-	r.normRate, r.rawRate = publishRates(b, p.JS, done.Assets)
+	r.normRate, r.rawRate, r.pathRate = publishRates(b, p.JS, done.Assets, !fast)
 	return r
 }
 
 // publishRates reads back what the normalizer published (asset events on
 // DBT_METADATA, puts on DBT_ASSETS, OpenLineage events on DBT_OPENLINEAGE)
 // and its rate, from the stored time of its first asset event to that of
-// its harvest event; then it publishes the same messages, in the same
-// order, to copies of the three streams and returns both rates in msgs/s.
-func publishRates(b *testing.B, js jetstream.JetStream, assets int) (norm, raw float64) {
-	ctx := b.Context()
+// its harvest event (norm: the normalizer's whole work in that window).
+// Then it publishes copies of the same messages, in the same order, to
+// copies of the three streams twice, and returns the three rates in msgs/s:
+// raw, with plain JetStream async publishing (one wait at the end); path,
+// through the normalizer's own publish path as a harvest uses it (one
+// normalizer.Batch per stream: atomic batches when the server fsyncs each
+// write, else a sliding window; the asset events' and puts' batches
+// interleaved and awaited, then the OpenLineage events').
+func publishRates(b *testing.B, js jetstream.JetStream, assets int, atomic bool) (norm, raw, path float64) {
 	evs, first, last := readStream(b, js, events.StreamMetadata, assets+1)
 	puts, _, _ := readStream(b, js, "KV_"+events.BucketAssets, assets)
 	lineage, _, _ := readStream(b, js, events.StreamOpenLineage, -1)
 	evs = evs[:len(evs)-1] // the harvest event
-	norm = float64(len(evs)+len(puts)+len(lineage)) / last.Sub(first).Seconds()
+	n := len(evs) + len(puts) + len(lineage)
+	norm = float64(n) / last.Sub(first).Seconds()
 
-	for _, s := range []struct{ from, to, subj string }{
-		{events.StreamMetadata, "BENCH_RAW_EVENTS", "bench.events.>"},
-		{"KV_" + events.BucketAssets, "BENCH_RAW_KV", "bench.kv.>"},
-		{events.StreamOpenLineage, "BENCH_RAW_OL", "bench.ol.>"},
-	} {
-		st, err := js.Stream(ctx, s.from)
-		if err != nil {
-			b.Fatal(err)
-		}
-		sc := st.CachedInfo().Config
-		sc.Name, sc.Subjects = s.to, []string{s.subj}
-		if _, err := js.CreateStream(ctx, sc); err != nil {
-			b.Fatal(err)
-		}
-	}
-	msgs := make([]*nats.Msg, 0, len(evs)+len(puts)+len(lineage))
-	for i := range max(len(evs), len(puts)) {
-		if i < len(evs) {
-			msgs = append(msgs, &nats.Msg{Subject: "bench.events." + evs[i].Subject, Data: evs[i].Data, Header: evs[i].Header})
-		}
-		if i < len(puts) {
-			msgs = append(msgs, &nats.Msg{Subject: "bench.kv." + puts[i].Subject, Data: puts[i].Data, Header: puts[i].Header})
-		}
-	}
-	for _, m := range lineage {
-		msgs = append(msgs, &nats.Msg{Subject: "bench.ol." + m.Subject, Data: m.Data, Header: m.Header})
-	}
+	ctx := b.Context()
+	assetMsgs, lineageMsgs, streamOf := copies(b, js, "raw", evs, puts, lineage)
 	start := time.Now()
-	for _, m := range msgs {
+	for _, m := range append(assetMsgs, lineageMsgs...) {
 		if _, err := js.PublishMsgAsync(m, jetstream.WithStallWait(time.Minute)); err != nil {
 			b.Fatal(err)
 		}
@@ -205,7 +193,84 @@ func publishRates(b *testing.B, js jetstream.JetStream, assets int) (norm, raw f
 	case <-time.After(10 * time.Minute):
 		b.Fatal("raw publishes not acknowledged in 10 minutes")
 	}
-	return norm, float64(len(msgs)) / time.Since(start).Seconds()
+	raw = float64(n) / time.Since(start).Seconds()
+
+	assetMsgs, lineageMsgs, streamOf = copies(b, js, "path", evs, puts, lineage)
+	nz := &normalizer.Normalizer{JS: js, Atomic: atomic}
+	start = time.Now()
+	for _, msgs := range [][]*nats.Msg{assetMsgs, lineageMsgs} {
+		batches := map[string]*publish.Batch{}
+		var order []*publish.Batch
+		for _, m := range msgs {
+			stream := streamOf(m)
+			batch := batches[stream]
+			if batch == nil {
+				batch = nz.Batch(ctx, stream)
+				batches[stream], order = batch, append(order, batch)
+			}
+			if err := batch.AddMsg(ctx, m); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for _, batch := range order {
+			if err := batch.Wait(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	path = float64(n) / time.Since(start).Seconds()
+	return norm, raw, path
+}
+
+// copies creates copies BENCH_<TAG>_{EVENTS,KV,OL} of the three streams and
+// returns copies of the messages, with subjects in them, in the order the
+// normalizer published them (asset events and puts interleaved; then the
+// OpenLineage events), and the stream of a copied message.
+func copies(b *testing.B, js jetstream.JetStream, tag string, evs, puts, lineage []*nats.Msg) (assetMsgs, lineageMsgs []*nats.Msg, streamOf func(*nats.Msg) string) {
+	streams := map[string]string{} // subject prefix -> stream
+	prefix := func(from, name string) string {
+		st, err := js.Stream(b.Context(), from)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sc := st.CachedInfo().Config
+		p := "bench." + tag + "." + name + "."
+		sc.Name, sc.Subjects = strings.ToUpper("BENCH_"+tag+"_"+name), []string{p + ">"}
+		if _, err := js.CreateStream(b.Context(), sc); err != nil {
+			b.Fatal(err)
+		}
+		streams[p] = sc.Name
+		return p
+	}
+	to := func(m *nats.Msg, p string) *nats.Msg {
+		h := nats.Header{}
+		for k, v := range m.Header {
+			if !strings.HasPrefix(k, "Nats-Batch-") { // stored with the normalizer's atomic batches
+				h[k] = append([]string(nil), v...)
+			}
+		}
+		return &nats.Msg{Subject: p + m.Subject, Data: m.Data, Header: h}
+	}
+	pe, pk, pl := prefix(events.StreamMetadata, "events"), prefix("KV_"+events.BucketAssets, "kv"), prefix(events.StreamOpenLineage, "ol")
+	for i := range max(len(evs), len(puts)) {
+		if i < len(evs) {
+			assetMsgs = append(assetMsgs, to(evs[i], pe))
+		}
+		if i < len(puts) {
+			assetMsgs = append(assetMsgs, to(puts[i], pk))
+		}
+	}
+	for _, m := range lineage {
+		lineageMsgs = append(lineageMsgs, to(m, pl))
+	}
+	return assetMsgs, lineageMsgs, func(m *nats.Msg) string {
+		for p, s := range streams {
+			if strings.HasPrefix(m.Subject, p) {
+				return s
+			}
+		}
+		return ""
+	}
 }
 
 // readStream reads want messages of a stream from its start (all it holds

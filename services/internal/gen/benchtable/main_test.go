@@ -31,8 +31,8 @@ BenchmarkOther 	 1	 1 ns/op
 }
 
 func TestE2ETable(t *testing.T) {
-	in := `BenchmarkHarvest/models=1000/fsync=always-2         	       1	16995670276 ns/op	      5347 assets	         9.182 e2e-s	         1.465 fetch-s	      1483 norm-msgs/s	         7.717 normalize-s	         0.8308 publish-ratio	      1786 raw-msgs/s
-BenchmarkHarvest/models=1000/fsync=off-2            	       1	6191904252 ns/op	      5347 assets	         3.939 e2e-s	         0.5821 fetch-s	      4089 norm-msgs/s	         3.357 normalize-s	         0.3679 publish-ratio	     11114 raw-msgs/s
+	in := `BenchmarkHarvest/models=1000/fsync=always-2         	       3	6252697369 ns/op	      5347 assets	         1.406 e2e-s	         0.3100 fetch-s	     26046 norm-msgs/s	         1.096 normalize-s	     31511 path-msgs/s	         5.266 path-ratio	         4.356 publish-ratio	      5994 raw-msgs/s
+BenchmarkHarvest/models=1000/fsync=off-2            	       3	1992524884 ns/op	      5347 assets	         0.8726 e2e-s	         0.2229 fetch-s	     38446 norm-msgs/s	         0.6497 normalize-s	     60476 path-msgs/s	         0.7183 path-ratio	         0.4576 publish-ratio	     84051 raw-msgs/s
 BenchmarkReceiver-2                                 	       1	7832386677 ns/op	       107.8 naive-p99-ms	       664.9 naive-req/s	       108.2 receiver-p99-ms	       414.6 receiver-req/s
 `
 	rows, err := parseE2E(strings.NewReader(in))
@@ -42,8 +42,8 @@ BenchmarkReceiver-2                                 	       1	7832386677 ns/op	 
 	var out strings.Builder
 	printE2E(&out, rows)
 	for _, want := range []string{
-		"1000    5347    | always |    9.18    1.47    7.72 |      1483      1786  0.83x",
-		"1000    5347    | off    |    3.94    0.58    3.36 |      4089     11114  0.37x",
+		"1000    5347    | always |    1.41    0.31    1.10 |      5994     31511     26046 |  5.27x  4.36x",
+		"1000    5347    | off    |    0.87    0.22    0.65 |     84051     60476     38446 |  0.72x  0.46x",
 		"harvester receiver           |       415     108.2",
 		"naive echo+HMAC+sync publish |       665     107.8",
 	} {
