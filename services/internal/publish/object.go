@@ -149,7 +149,8 @@ settle:
 	for _, f := range w.pending {
 		select {
 		case <-f.Ok():
-		case <-f.Err():
+		case err := <-f.Err():
+			_ = err // the put fails for cause; this chunk is not stored either
 		case <-ctx.Done():
 			break settle
 		case <-deadline:

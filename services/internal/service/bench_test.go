@@ -181,7 +181,7 @@ func publishRates(b *testing.B, js jetstream.JetStream, assets int, atomic bool)
 	norm = float64(n) / last.Sub(first).Seconds()
 
 	ctx := b.Context()
-	assetMsgs, lineageMsgs, streamOf := copies(b, js, "raw", evs, puts, lineage)
+	assetMsgs, lineageMsgs, _ := copies(b, js, "raw", evs, puts, lineage)
 	start := time.Now()
 	for _, m := range append(assetMsgs, lineageMsgs...) {
 		if _, err := js.PublishMsgAsync(m, jetstream.WithStallWait(time.Minute)); err != nil {
@@ -195,7 +195,7 @@ func publishRates(b *testing.B, js jetstream.JetStream, assets int, atomic bool)
 	}
 	raw = float64(n) / time.Since(start).Seconds()
 
-	assetMsgs, lineageMsgs, streamOf = copies(b, js, "path", evs, puts, lineage)
+	assetMsgs, lineageMsgs, streamOf := copies(b, js, "path", evs, puts, lineage)
 	nz := &normalizer.Normalizer{JS: js, Atomic: atomic}
 	start = time.Now()
 	for _, msgs := range [][]*nats.Msg{assetMsgs, lineageMsgs} {
