@@ -131,21 +131,9 @@ func NewAtomicBatch(js jetstream.JetStream, group, window int) *Batch {
 	return &Batch{js: js, window: max(window, 1), group: min(max(group, 1), MaxAtomicBatch), maxBytes: maxAtomicBytes}
 }
 
-// Add publishes m without waiting, unless the window is full.
-func (b *Batch) Add(ctx context.Context, m events.Message) error {
-	if b.err != nil {
-		return b.err
-	}
-	msg, err := Msg(m)
-	if err != nil {
-		b.err = err
-		return err
-	}
-	return b.AddMsg(ctx, msg)
-}
-
-// AddMsg publishes msg as it is (a KV put, say) without waiting, unless the
-// window is full. An atomic batch adds its headers to msg.
+// AddMsg publishes msg (an event as Msg makes it, a KV put) without
+// waiting, unless the window is full. An atomic batch adds its headers to
+// msg.
 func (b *Batch) AddMsg(ctx context.Context, msg *nats.Msg) error {
 	if b.err != nil {
 		return b.err

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dbt-harvester/harvester/events"
@@ -24,6 +25,16 @@ func testEvent(t *testing.T, uniqueID, description string) events.Message {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// testMsg is testEvent's message, as Msg makes it.
+func testMsg(t *testing.T, uniqueID, description string) *nats.Msg {
+	t.Helper()
+	msg, err := Msg(testEvent(t, uniqueID, description))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msg
 }
 
 func TestEventAndBatch(t *testing.T) {
@@ -43,7 +54,7 @@ func TestEventAndBatch(t *testing.T) {
 	}
 	b := NewBatch(js, 3)
 	for i := range 10 {
-		if err := b.Add(ctx, testEvent(t, fmt.Sprintf("model.p.b%d", i), "")); err != nil {
+		if err := b.AddMsg(ctx, testMsg(t, fmt.Sprintf("model.p.b%d", i), "")); err != nil {
 			t.Fatalf("Add %d: %v", i, err)
 		}
 	}
@@ -92,7 +103,7 @@ func TestAtomicBatch(t *testing.T) {
 	for round := range 2 {
 		b := NewAtomicBatch(js, 7, 2)
 		for i := range n {
-			if err := b.Add(ctx, testEvent(t, fmt.Sprintf("model.p.b%d", i), "")); err != nil {
+			if err := b.AddMsg(ctx, testMsg(t, fmt.Sprintf("model.p.b%d", i), "")); err != nil {
 				t.Fatalf("round %d: Add %d: %v", round, i, err)
 			}
 		}
@@ -135,7 +146,7 @@ func TestAtomicBatchRefused(t *testing.T) {
 	}
 	b := NewAtomicBatch(js, 4, 3)
 	for i := range 10 {
-		if err := b.Add(ctx, testEvent(t, fmt.Sprintf("model.p.r%d", i), "")); err != nil {
+		if err := b.AddMsg(ctx, testMsg(t, fmt.Sprintf("model.p.r%d", i), "")); err != nil {
 			t.Fatalf("Add %d: %v", i, err)
 		}
 	}
@@ -164,7 +175,7 @@ func TestAtomicBatchBytes(t *testing.T) {
 	b := NewAtomicBatch(js, 100, 2)
 	b.maxBytes = 3 * 400
 	for i := range 10 {
-		if err := b.Add(ctx, testEvent(t, fmt.Sprintf("model.p.c%d", i), strings.Repeat("x", 400))); err != nil {
+		if err := b.AddMsg(ctx, testMsg(t, fmt.Sprintf("model.p.c%d", i), strings.Repeat("x", 400))); err != nil {
 			t.Fatal(err)
 		}
 	}
