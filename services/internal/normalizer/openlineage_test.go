@@ -44,11 +44,7 @@ func TestHarvestPublishesOpenLineage(t *testing.T) {
 			t.Fatal(err)
 		}
 		files[name] = b
-		key := events.ObjectKey(ref.AccountID, ref.RunID, 1, name)
-		if _, err := store.PutBytes(ctx, key, b); err != nil {
-			t.Fatal(err)
-		}
-		fetched.Artifacts = append(fetched.Artifacts, events.StoredArtifact{Name: name, Step: 1, Bucket: events.BucketArtifacts, Key: key})
+		storeArtifacts(t, store, &fetched, doc{name, b})
 	}
 	olOpts := openlineage.Options{DatasetNamespace: "postgres://db:5432"}
 	n := &Normalizer{JS: js, Store: store, KV: kv, OpenLineage: olOpts}

@@ -3,7 +3,6 @@ package normalizer
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"hash/fnv"
 	"slices"
 	"strings"
@@ -163,17 +162,9 @@ func TestHarvestChanges(t *testing.T) {
 		t.Helper()
 		ref.RunID = run
 		fetched := events.ArtifactsFetched{Run: events.RunFacts{RunRef: ref}, Generation: 1}
-		docs := map[string]string{
-			events.ManifestJSON:   strings.NewReplacer("ORDERS_DESC", desc, "EXTRA", extra).Replace(project),
-			events.RunResultsJSON: strings.ReplaceAll(runResults, "INV", "inv-"+desc),
-		}
-		for _, name := range []string{events.ManifestJSON, events.RunResultsJSON} {
-			key := fmt.Sprintf("%d/%d/1/%s", ref.AccountID, run, name)
-			if _, err := store.PutString(ctx, key, docs[name]); err != nil {
-				t.Fatal(err)
-			}
-			fetched.Artifacts = append(fetched.Artifacts, events.StoredArtifact{Name: name, Step: 1, Bucket: events.BucketArtifacts, Key: key})
-		}
+		storeArtifacts(t, store, &fetched,
+			doc{events.ManifestJSON, []byte(strings.NewReplacer("ORDERS_DESC", desc, "EXTRA", extra).Replace(project))},
+			doc{events.RunResultsJSON, []byte(strings.ReplaceAll(runResults, "INV", "inv-"+desc))})
 		done, err := n.Harvest(ctx, fetched)
 		if err != nil {
 			t.Fatalf("Harvest(run %d): %v", run, err)
@@ -274,14 +265,7 @@ func TestHarvestKeepsLastResult(t *testing.T) {
 		t.Helper()
 		ref.RunID = run
 		fetched := events.ArtifactsFetched{Run: events.RunFacts{RunRef: ref, FinishedAt: finished}, Generation: 1}
-		docs := map[string]string{events.ManifestJSON: manifest, events.RunResultsJSON: results}
-		for _, name := range []string{events.ManifestJSON, events.RunResultsJSON} {
-			key := fmt.Sprintf("%d/%d/1/%s", ref.AccountID, run, name)
-			if _, err := store.PutString(ctx, key, docs[name]); err != nil {
-				t.Fatal(err)
-			}
-			fetched.Artifacts = append(fetched.Artifacts, events.StoredArtifact{Name: name, Step: 1, Bucket: events.BucketArtifacts, Key: key})
-		}
+		storeArtifacts(t, store, &fetched, doc{events.ManifestJSON, []byte(manifest)}, doc{events.RunResultsJSON, []byte(results)})
 		done, err := n.Harvest(ctx, fetched)
 		if err != nil {
 			t.Fatalf("Harvest(run %d): %v", run, err)
@@ -392,4 +376,24 @@ func stores(t *testing.T) (jetstream.JetStream, jetstream.ObjectStore, jetstream
 		t.Fatal(err)
 	}
 	return js, store, kv
+}
+
+// doc is an artifact's name and bytes.
+type doc struct {
+	name string
+	data []byte
+}
+
+// storeArtifacts stores docs, in order, as step 1 of fetched's run, as the
+// fetcher would, and lists them on fetched.
+func storeArtifacts(t *testing.T, store jetstream.ObjectStore, fetched *events.ArtifactsFetched, docs ...doc) {
+	t.Helper()
+	ref := fetched.Run.RunRef
+	for _, d := range docs {
+		key := events.ObjectKey(ref.AccountID, ref.RunID, 1, d.name)
+		if _, err := store.PutBytes(t.Context(), key, d.data); err != nil {
+			t.Fatal(err)
+		}
+		fetched.Artifacts = append(fetched.Artifacts, events.StoredArtifact{Name: d.name, Step: 1, Bucket: events.BucketArtifacts, Key: key})
+	}
 }
